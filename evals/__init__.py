@@ -1,0 +1,1 @@
+"""Evaluation of qa-service against gold answers: metrics, runner, reports, benchmarks."""

@@ -1,0 +1,281 @@
+"""Answer, abstention, retrieval and citation metrics of an eval run.
+
+Pure functions over plain values: no I/O, no model. Citation metrics take the
+support checker as an argument so the runner can plug in the project's own.
+
+Text matching (exact match, answer recall, retrieval hits) works on
+SQuAD-normalised text. Containment is checked on whole normalised tokens
+rather than raw substrings, so the alias "9" is not found in "1900" and
+"Fink" not in "Finkelstein"; ALCE's plain substring test over-credits short
+aliases such as numbers, which news quizzes are full of.
+"""
+from __future__ import annotations
+
+import math
+import re
+import string
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Protocol
+
+RECALL_KS = (1, 3, 5, 10)
+
+# Metrics that are shares in [0, 1] (the report charts these).
+RATIO_KEYS = (
+    "em",
+    "f1",
+    "answer_recall",
+    "abstain_precision",
+    "abstain_recall",
+    *(f"recall_at_{k}" for k in RECALL_KS),
+    "mrr",
+    "citation_recall",
+    "citation_precision",
+)
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_CITATION_MARK = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+def _is_punctuation(ch: str) -> bool:
+    # SQuAD strips ASCII punctuation only; news text also has curly quotes and dashes.
+    return ch in string.punctuation or unicodedata.category(ch).startswith("P")
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lower-case, drop punctuation and articles, collapse spaces."""
+    text = "".join(ch for ch in text.lower() if not _is_punctuation(ch))
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def strip_citations(text: str) -> str:
+    """Remove citation markers such as ``[1]`` or ``[1, 2]`` from answer text."""
+    return _CITATION_MARK.sub("", text)
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    """Whole-token containment of normalised texts; an empty needle never matches."""
+    return bool(needle) and f" {needle} " in f" {haystack} "
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return _ratio(sum(values), len(values))
+
+
+def exact_match(prediction: str, aliases: Sequence[str]) -> float:
+    """1.0 if the normalised prediction equals any normalised alias (0.0 without aliases)."""
+    pred = normalize_answer(prediction)
+    return max((float(pred == normalize_answer(a)) for a in aliases), default=0.0)
+
+
+def _token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
+    if not pred_tokens or not gold_tokens:
+        # SQuAD 2.0 convention: two empty answers agree, one empty answer scores 0.
+        return float(pred_tokens == gold_tokens)
+    same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    if same == 0:
+        return 0.0
+    precision = same / len(pred_tokens)
+    recall = same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def token_f1(prediction: str, aliases: Sequence[str]) -> float:
+    """SQuAD token F1, the best over aliases (0.0 without aliases)."""
+    pred = normalize_answer(prediction).split()
+    return max((_token_f1(pred, normalize_answer(a).split()) for a in aliases), default=0.0)
+
+
+def answer_recall(prediction: str, aliases: Sequence[str]) -> float:
+    """ALCE STR-EM: 1.0 if any normalised alias occurs in the normalised prediction."""
+    pred = normalize_answer(prediction)
+    return float(any(_contains(pred, normalize_answer(a)) for a in aliases))
+
+
+def answer_words(prediction: str) -> int:
+    """Whitespace-separated words; strip citation markers first (score_row does)."""
+    return len(prediction.split())
+
+
+def abstention_scores(
+    predicted: Sequence[bool], gold_unanswerable: Sequence[bool]
+) -> tuple[float | None, float | None]:
+    """(precision, recall) of abstaining; None where nothing was abstained / unanswerable."""
+    if len(predicted) != len(gold_unanswerable):
+        raise ValueError("predicted and gold_unanswerable differ in length")
+    correct = sum(p and g for p, g in zip(predicted, gold_unanswerable))
+    return _ratio(correct, sum(map(bool, predicted))), _ratio(correct, sum(map(bool, gold_unanswerable)))
+
+
+def first_hit_rank(
+    passages: Sequence[str], evidence_quotes: Sequence[str], aliases: Sequence[str]
+) -> int | None:
+    """1-based rank of the first passage holding an evidence quote or an alias.
+
+    None when no passage does, and also when there is nothing to look for
+    (no quote, no alias): callers leave such questions out of retrieval metrics.
+    """
+    needles = [n for n in map(normalize_answer, [*evidence_quotes, *aliases]) if n]
+    if not needles:
+        return None
+    for rank, passage in enumerate(passages, start=1):
+        text = normalize_answer(passage)
+        if any(_contains(text, needle) for needle in needles):
+            return rank
+    return None
+
+
+def recall_at_k(ranks: Sequence[int | None], k: int) -> float | None:
+    """Share of questions whose first hit is within the top k; None for no questions.
+
+    ``ranks`` holds one entry per question that has a rank target, None meaning
+    "not found". Callers must leave unanswerable questions out themselves.
+    """
+    return _mean([float(r is not None and r <= k) for r in ranks])
+
+
+def mrr(ranks: Sequence[int | None]) -> float | None:
+    """Mean reciprocal rank, "not found" (None) counting 0; same input contract as recall_at_k."""
+    return _mean([1.0 / r if r is not None else 0.0 for r in ranks])
+
+
+class SupportChecker(Protocol):
+    """Judges whether quoted source sentences support a statement."""
+
+    def supports(self, statement: str, evidence: Sequence[str]) -> bool:
+        """Do these quoted source sentences, taken together, support the statement?"""
+        ...
+
+
+def _earns_credit(claim: str, quotes: list[str], i: int, checker: SupportChecker) -> bool:
+    """ALCE: a citation is irrelevant (no credit) when it does not support the claim
+    alone and the other citations still support it without it."""
+    if checker.supports(claim, [quotes[i]]):
+        return True
+    return not checker.supports(claim, quotes[:i] + quotes[i + 1 :])
+
+
+def citation_scores(
+    statements: Sequence[tuple[str, Sequence[str]]], checker: SupportChecker
+) -> tuple[float | None, float | None]:
+    """ALCE citation (recall, precision) of one answer; (None, None) without statements.
+
+    ``statements`` are (statement text, its cited quotes). Citation markers are
+    removed from the statement before checking, as ALCE does.
+    """
+    if not statements:
+        return None, None
+    supported = credited = total = 0
+    for text, cited in statements:
+        claim, quotes = strip_citations(text), list(cited)
+        joint = bool(quotes) and checker.supports(claim, quotes)
+        supported += joint
+        total += len(quotes)
+        if not joint:
+            continue
+        if len(quotes) == 1:
+            credited += 1
+        else:
+            credited += sum(_earns_credit(claim, quotes, i, checker) for i in range(len(quotes)))
+    return supported / len(statements), (credited / total if total else 0.0)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """q-th percentile (0-100) with linear interpolation, as numpy's default; None if empty."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be within 0..100, got {q}")
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * q / 100
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return float(ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower))
+
+
+def _failed(row: dict) -> bool:
+    return row.get("error") is not None
+
+
+def _abstained(row: dict) -> bool:
+    return bool(row.get("abstained")) and not _failed(row)
+
+
+def _answer_score(row: dict, key: str) -> float:
+    # A failed question got no answer: it counts as wrong whatever was recorded.
+    return 0.0 if _failed(row) else float(row[key])
+
+
+def score_row(row: dict, checker: SupportChecker) -> dict:
+    """The raw per-question row plus its scores.
+
+    Adds em, f1, answer_recall (None for unanswerable questions; abstained and
+    failed questions are scored as an empty answer), answer_words,
+    retrieval_rank, citation_recall and citation_precision (None without statements).
+    """
+    gold = list(row.get("gold_answers") or [])
+    text = strip_citations(row.get("answer") or "")
+    prediction = "" if row.get("abstained") or _failed(row) else text
+    statements = [(s["text"], s.get("quotes") or []) for s in row.get("statements") or []]
+    citation_recall, citation_precision = citation_scores(statements, checker)
+    return {
+        **row,
+        "em": exact_match(prediction, gold) if gold else None,
+        "f1": token_f1(prediction, gold) if gold else None,
+        "answer_recall": answer_recall(prediction, gold) if gold else None,
+        "answer_words": answer_words(text),
+        "retrieval_rank": first_hit_rank(row.get("passages") or [], row.get("evidence_quotes") or [], gold),
+        "citation_recall": citation_recall,
+        "citation_precision": citation_precision,
+    }
+
+
+def aggregate(rows: Sequence[dict]) -> dict:
+    """Per-run metrics from rows scored by score_row; None where a metric is undefined.
+
+    Answer and retrieval metrics cover answerable questions (non-empty gold
+    answers); failed questions count as wrong and as retrieval misses when no
+    passage was recorded. Citation metrics cover answered (not failed, not
+    abstained) answerable questions with statements. Latency, tokens/s and
+    answer length leave failed questions out.
+    """
+    answerable = [r for r in rows if r.get("gold_answers")]
+    succeeded = [r for r in rows if not _failed(r)]
+    answered = [r for r in succeeded if not r.get("abstained")]
+    abstain_precision, abstain_recall = abstention_scores(
+        [_abstained(r) for r in rows], [not r.get("gold_answers") for r in rows]
+    )
+    ranks = [r.get("retrieval_rank") for r in answerable]
+    cited = [r for r in answered if r.get("gold_answers") and r.get("citation_recall") is not None]
+    latencies = [float(r["latency_ms"]) for r in succeeded if r.get("latency_ms") is not None]
+    generate_s = sum(float(r.get("generate_ms") or 0.0) for r in succeeded) / 1000
+    return {
+        "n_questions": len(rows),
+        "n_failed": len(rows) - len(succeeded),
+        **{key: _mean([_answer_score(r, key) for r in answerable]) for key in ("em", "f1", "answer_recall")},
+        "abstain_precision": abstain_precision,
+        "abstain_recall": abstain_recall,
+        **{f"recall_at_{k}": recall_at_k(ranks, k) for k in RECALL_KS},
+        "mrr": mrr(ranks),
+        "citation_recall": _mean([r["citation_recall"] for r in cited]),
+        "citation_precision": _mean([r["citation_precision"] for r in cited]),
+        "latency_p50_ms": percentile(latencies, 50),
+        "latency_p95_ms": percentile(latencies, 95),
+        "tokens_per_s": _ratio(sum(int(r.get("tokens") or 0) for r in succeeded), generate_s),
+        "answer_words": _mean([r["answer_words"] for r in answered]),
+    }
+
+
+def answer_recall_by_tag(rows: Sequence[dict]) -> dict[str, tuple[float, int]]:
+    """Tag -> (mean answer recall, number of answerable questions), tags sorted."""
+    by_tag: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row.get("gold_answers"):
+            for tag in row.get("tags") or []:
+                by_tag[tag].append(_answer_score(row, "answer_recall"))
+    return {tag: (sum(v) / len(v), len(v)) for tag, v in sorted(by_tag.items())}

@@ -1,0 +1,143 @@
+"""Format dispatch, file reading and directory walking."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path, PurePath
+
+from index.article import Article
+
+from .common import (
+    DEFAULT_MAX_FILE_BYTES,
+    LoadFailure,
+    LoaderError,
+    LoadResult,
+    check_size,
+    decode_text,
+)
+from .html_page import parse_html
+from .json_records import parse_json, parse_jsonl
+from .markdown_text import parse_markdown
+from .plain_text import parse_plain_text
+from .realtimeqa import SUFFIX as GCS_SUFFIX
+from .realtimeqa import parse_gcs
+
+Parser = Callable[[str, str], LoadResult]
+
+
+def _single(parse: Callable[[str, str], Article]) -> Parser:
+    return lambda text, name: LoadResult([parse(text, name)])
+
+
+_PARSERS: dict[str, Parser] = {
+    ".txt": _single(parse_plain_text),
+    ".md": _single(parse_markdown),
+    ".markdown": _single(parse_markdown),
+    ".html": _single(parse_html),
+    ".htm": _single(parse_html),
+    ".json": parse_json,
+    ".jsonl": parse_jsonl,
+}
+
+
+def _parser_for(name: str) -> Parser:
+    """The parser chosen by the file name; raises LoaderError for unknown types."""
+    path = PurePath(name)
+    if path.name.lower().endswith(GCS_SUFFIX):
+        return parse_gcs
+    suffix = path.suffix.lower()
+    if not suffix:
+        raise LoaderError("unsupported file type (no extension)")
+    if suffix not in _PARSERS:
+        raise LoaderError(f"unsupported file type {suffix!r}")
+    return _PARSERS[suffix]
+
+
+def _parse(name: str, data: bytes, parse: Parser, source: str | None, max_file_bytes: int) -> LoadResult:
+    """Parse one file's bytes; file-level problems raise LoaderError."""
+    check_size(len(data), max_file_bytes)
+    result = parse(decode_text(data), name)
+    if source:
+        result.articles[:] = [article.with_source(source) for article in result.articles]
+    return result
+
+
+def _load_bytes(name: str, data: bytes, source: str | None, max_file_bytes: int) -> LoadResult:
+    return _parse(name, data, _parser_for(name), source, max_file_bytes)
+
+
+def _load_path(path: Path, source: str | None, max_file_bytes: int) -> LoadResult:
+    parse = _parser_for(path.name)  # before reading: an unsupported file is never read
+    return _parse(str(path), _read(path, max_file_bytes), parse, source, max_file_bytes)
+
+
+def _guarded(name: str, load: Callable[[], LoadResult]) -> LoadResult:
+    """Run ``load``, turning a file-level LoaderError into a failure named ``name``."""
+    try:
+        return load()
+    except LoaderError as err:
+        return LoadResult(failures=[LoadFailure(name, str(err))])
+
+
+def _read(path: Path, max_file_bytes: int) -> bytes:
+    try:
+        # Check the size before reading, so a huge file is never pulled into memory.
+        check_size(path.stat().st_size, max_file_bytes)
+        return path.read_bytes()
+    except OSError as err:
+        raise LoaderError(f"cannot read file: {err.strerror or err}") from None
+
+
+def _strict(result: LoadResult) -> list[Article]:
+    if result.failures:
+        raise LoaderError("; ".join(f"{f.path}: {f.reason}" for f in result.failures))
+    return result.articles
+
+
+def load_upload(
+    name: str, data: bytes, source: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> LoadResult:
+    """Like ``load_paths`` for one in-memory file: never raises, reports every failure."""
+    return _guarded(name, lambda: _load_bytes(name, data, source, max_file_bytes))
+
+
+def load_bytes(
+    name: str, data: bytes, source: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> list[Article]:
+    """Articles of uploaded bytes, the format chosen by ``name``'s extension.
+
+    Raises LoaderError when the file, or any record in it, is bad.
+    """
+    return _strict(_load_bytes(name, data, source, max_file_bytes))
+
+
+def load_file(
+    path: Path, source: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> list[Article]:
+    """Articles of one file; raises LoaderError when the file, or any record in it, is bad."""
+    return _strict(_load_path(Path(path), source, max_file_bytes))
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    """Files under ``directory``, recursively in sorted order, hidden entries skipped."""
+    for entry in sorted(directory.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _walk(entry)
+        else:
+            yield entry
+
+
+def load_paths(
+    paths: Iterable[str | Path], source: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> LoadResult:
+    """Articles of every file and directory in ``paths``; bad files are collected, never fatal."""
+    result = LoadResult()
+    for given in paths:
+        root = Path(given)
+        if not root.exists():
+            result.failures.append(LoadFailure(str(given), "no such file or directory"))
+            continue
+        for path in _walk(root) if root.is_dir() else [root]:
+            result.extend(_guarded(str(path), lambda: _load_path(path, source, max_file_bytes)))
+    return result

@@ -1,0 +1,102 @@
+"""The ingest pipeline: articles -> chunks -> embeddings -> store, skipping unchanged ones."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from index.article import Article, Chunk
+from index.chunking import Chunker
+from index.embeddings import Embedder
+from index.loaders import LoadFailure
+from index.store import ChromaStore
+
+# Articles are embedded in groups so short articles still fill a batch.
+_GROUP_CHUNKS = 64
+
+
+@dataclass
+class IngestReport:
+    """Counts of one ingest run; ``failed`` names each bad file or record and why."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    failed: list[LoadFailure] = field(default_factory=list)
+    article_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+            "chunks": self.chunks, "article_ids": self.article_ids,
+            "failed": [{"name": f.path, "reason": f.reason} for f in self.failed],
+        }
+
+
+class Ingestor:
+    """Writes articles into a store; re-ingesting an unchanged article writes nothing."""
+
+    def __init__(self, chunker: Chunker, embedder: Embedder, store: ChromaStore) -> None:
+        self.chunker = chunker
+        self.embedder = embedder
+        self.store = store
+
+    def ingest(
+        self,
+        articles: Iterable[Article],
+        report: IngestReport | None = None,
+        on_article: Callable[[Article], None] | None = None,
+    ) -> IngestReport:
+        report = report or IngestReport()
+        group: list[tuple[Article, list[Chunk], bool]] = []
+        for article in _dedupe(articles):
+            report.article_ids.append(article.id)
+            previous = self.store.article_record(article.id)
+            if previous and previous["content_hash"] == article.content_hash and _same_meta(previous, article):
+                report.unchanged += 1
+                if on_article:
+                    on_article(article)
+                continue
+            group.append((article, self.chunker.chunk(article), previous is not None))
+            if sum(len(chunks) for _, chunks, _ in group) >= _GROUP_CHUNKS:
+                self._write(group, report, on_article)
+                group = []
+        self._write(group, report, on_article)
+        return report
+
+    def _write(self, group, report: IngestReport, on_article) -> None:
+        if not group:
+            return
+        vectors = self.embedder.embed([c.text for _, chunks, _ in group for c in chunks])
+        offset = 0
+        for article, chunks, existed in group:
+            self.store.write_article(article, chunks, vectors[offset : offset + len(chunks)])
+            offset += len(chunks)
+            report.chunks += len(chunks)
+            if existed:
+                report.updated += 1
+            else:
+                report.added += 1
+            if on_article:
+                on_article(article)
+
+
+def _same_meta(record: dict, article: Article) -> bool:
+    """Metadata edits (title, date, ...) count as a change even when the body is the same."""
+    return (
+        record["title"] == article.title
+        and record["url"] == article.url
+        and record["source"] == article.source
+        and record["published_at"] == article.published_at
+        and record["authors"] == list(article.authors)
+        and record["captions"] == list(article.captions)
+    )
+
+
+def _dedupe(articles: Iterable[Article]) -> Sequence[Article]:
+    """The last version of each article id in one batch wins."""
+    by_id: dict[str, Article] = {}
+    for article in articles:
+        by_id.pop(article.id, None)
+        by_id[article.id] = article
+    return list(by_id.values())

@@ -1,0 +1,1 @@
+"""Questions in, cited answers out: retrieval, prompting, generation, citation checks, API, CLI."""

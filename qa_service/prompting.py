@@ -1,0 +1,42 @@
+"""Builds completion-style prompts from the templates in ``prompts/``."""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from qa_service.models import Passage
+
+# The default model is a base model: it continues text, so we stop it at the
+# end of the answer line or when it starts a new example.
+STOP = ["\n", "###", "Question:", "Passages:"]
+NOT_IN_ARTICLES = "Not in the articles"
+
+
+def load_template(name: str, directory: Path | None = None) -> str:
+    """Read a template from ``directory`` or from the installed ``prompts`` package."""
+    if directory is not None:
+        return (directory / name).read_text(encoding="utf-8")
+    return resources.files("prompts").joinpath(name).read_text(encoding="utf-8")
+
+
+class PromptBuilder:
+    """Fills the answer template; the template is read once, at construction."""
+
+    def __init__(self, template: str) -> None:
+        if "{passages}" not in template or "{question}" not in template:
+            raise ValueError("the answer template needs {passages} and {question} slots")
+        self.template = template
+
+    def build(self, question: str, passages: list[Passage]) -> str:
+        # str.replace, not str.format: article text may contain braces.
+        return self.template.replace("{passages}", format_passages(passages)).replace(
+            "{question}", " ".join(question.split())
+        )
+
+
+def format_passages(passages: list[Passage]) -> str:
+    blocks = []
+    for p in passages:
+        date = f" ({p.published_at[:10]})" if p.published_at else ""
+        blocks.append(f"[{p.n}] {p.title}{date}\n{' '.join(p.text.split())}")
+    return "\n".join(blocks)

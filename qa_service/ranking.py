@@ -1,0 +1,46 @@
+"""Pure ranking functions: reciprocal-rank fusion, recency prior, per-article cap.
+
+Fusion is a few lines of arithmetic over ids; writing it here keeps it
+synchronous and testable, where llama-index's QueryFusionRetriever would add
+an async event loop and its own node types around the same formula.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Hashable, Sequence, TypeVar
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], k: int = 60) -> dict[K, float]:
+    """Sum of ``1 / (k + rank)`` over every ranking an id appears in (rank from 1)."""
+    scores: dict[K, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def recency_bonus(age_days: float, half_life_days: float, weight: float, k: int = 60) -> float:
+    """A bonus on the RRF scale that halves every ``half_life_days``.
+
+    At age 0 with weight 1 it equals a first place in one ranking, so a fresh
+    story can beat an older one that matched slightly better, but not one that
+    matched much better.
+    """
+    if age_days < 0:
+        return 0.0
+    return weight / (k + 1) * math.pow(0.5, age_days / half_life_days)
+
+
+def cap_per_article(items: Sequence[T], article_of: Callable[[T], str], cap: int) -> list[T]:
+    """Keep order, dropping items past the first ``cap`` of each article."""
+    seen: dict[str, int] = {}
+    kept = []
+    for item in items:
+        article = article_of(item)
+        if seen.get(article, 0) < cap:
+            seen[article] = seen.get(article, 0) + 1
+            kept.append(item)
+    return kept

@@ -1,0 +1,74 @@
+"""Settings: environment variables with the prefix ``QA_``, or a ``.env``-style file.
+
+Built once by the caller (CLI command or app factory) and passed down; nothing
+in the project reads the environment at import time.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Names of the first block are a public contract."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=None, extra="ignore")
+
+    # -- contract names (design.md) --
+    data_dir: Path = Path(".qa-data")
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    embed_model: str = DEFAULT_EMBED_MODEL
+    llm_backend: Literal["llama_cpp", "openai"] = "llama_cpp"
+    gguf_path: Path | None = None
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "default"
+    openai_api_key: str | None = None
+    api_key: str | None = None
+
+    # -- index --
+    collection: str = "articles"
+    chunk_size: int = Field(160, description="chunk size in tokens of the splitter")
+    chunk_overlap: int = Field(30, description="overlap between chunks in tokens")
+    embed_batch_size: int = 16
+    max_file_mb: float = 10.0
+
+    # -- retrieval --
+    top_k: int = 5
+    max_per_article: int = 3
+    rrf_k: int = 60
+    min_relevance: float = Field(0.25, description="best dense cosine below this -> abstain")
+    recency_half_life_days: float = 7.0
+    recency_weight: float = 1.0
+
+    # -- generation --
+    llm_context: int = 2048
+    llm_threads: int = 2
+    max_answer_tokens: int = 96
+    llm_timeout_s: float = 60.0
+    llm_retries: int = 2
+
+    # -- citation checking --
+    support_threshold: float = 0.5
+    unsupported: Literal["drop", "flag"] = "drop"
+
+    # -- HTTP --
+    max_question_chars: int = 1000
+    max_article_chars: int = 200_000
+    max_batch_articles: int = 100
+    max_upload_mb: float = 10.0
+    queue_size: int = 8
+    cors_origins: list[str] = []
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
