@@ -46,7 +46,7 @@ class SentenceTransformerEmbedder:
         self.model_id, path = resolve_model_path(name_or_path)
         self._torch = torch
         self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

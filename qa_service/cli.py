@@ -173,3 +173,48 @@ def articles_delete(ctx: typer.Context, article_id: str) -> None:
         console.print(f"no article with id {article_id!r}")
         raise typer.Exit(1)
     out.print(f"deleted {article_id}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="bind address"),
+    port: int = typer.Option(8000, help="port"),
+    workers: int = typer.Option(1, min=1, help="worker processes (Chroma server mode only)"),
+    ingest_demo: bool = typer.Option(False, "--ingest-demo", help="ingest the demo corpus if the index is empty"),
+) -> None:
+    """Serve the HTTP API and the web page."""
+    from qa_service.api.server import run_server
+
+    run_server(ctx.obj["settings"], host=host, port=port, workers=workers, ingest_demo=ingest_demo)
+
+
+@app.command("eval", context_settings={"allow_extra_args": False})
+def eval_(
+    ctx: typer.Context,
+    gold: list[str] = typer.Argument(None, help="GOLD.jsonl, or: compare A B"),
+    corpus: Optional[list[Path]] = typer.Option(None, "--corpus", help="ingest into a fresh temporary index"),
+    report: Path = typer.Option(Path("reports/eval"), "--report", help="report directory"),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, max=20),
+    realtimeqa: Optional[Path] = typer.Option(None, "--realtimeqa", help="RealTimeQA past/YYYY directory"),
+    weeks: Optional[int] = typer.Option(None, "--weeks", min=1, help="only the first N weeks"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
+) -> None:
+    """Score answers against gold answers (or `eval compare A B`)."""
+    from evals.cli import run_eval_command
+
+    code = run_eval_command(ctx.obj["settings"], gold or [], corpus=corpus or [], report=report, top_k=top_k,
+                            realtimeqa=realtimeqa, weeks=weeks, limit=limit)
+    raise typer.Exit(code)
+
+
+@app.command()
+def bench(
+    ctx: typer.Context,
+    quick: bool = typer.Option(False, "--quick", help="small sizes, under 3 minutes"),
+    report: Path = typer.Option(Path("reports/bench"), "--report", help="where bench.json goes"),
+) -> None:
+    """Benchmark the service against its raw components."""
+    from evals.bench import run_bench
+
+    raise typer.Exit(run_bench(ctx.obj["settings"], quick=quick, report=report))
