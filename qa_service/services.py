@@ -28,21 +28,24 @@ class Services:
     settings: Settings
     embedder: Embedder
     store: ChromaStore
+    shared_generator: Generator | None = None
     keywords: KeywordIndex = field(init=False)
 
     def __post_init__(self) -> None:
         self.keywords = KeywordIndex(self.store.generation, self.store.iter_chunks)
 
     @classmethod
-    def build(cls, settings: Settings) -> "Services":
-        embedder = SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size)
+    def build(cls, settings: Settings, embedder: Embedder | None = None,
+              generator: Generator | None = None) -> "Services":
+        """Build from settings; pass ``embedder``/``generator`` to reuse already-loaded models."""
+        embedder = embedder or SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size)
         if settings.chroma_host:
             client = make_client(host=settings.chroma_host, port=settings.chroma_port)
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             client = make_client(path=str(settings.chroma_path))
         store = ChromaStore(client, settings.collection, embedder.model_id, embedder.dim)
-        return cls(settings, embedder, store)
+        return cls(settings, embedder, store, generator)
 
     @cached_property
     def ingestor(self) -> Ingestor:
@@ -63,6 +66,8 @@ class Services:
 
     @cached_property
     def generator(self) -> Generator:
+        if self.shared_generator is not None:
+            return self.shared_generator
         s = self.settings
         if s.llm_backend == "openai":
             return OpenAIGenerator(s.openai_base_url, s.openai_model, s.openai_api_key,
