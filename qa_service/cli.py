@@ -218,3 +218,7 @@ def bench(
     from evals.bench import run_bench
 
     raise typer.Exit(run_bench(ctx.obj["settings"], quick=quick, report=report))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,132 @@
+"""Ingest into a real Chroma with the real MiniLM model."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from index.article import Article
+from index.chunking import Chunker
+from index.store import ChromaStore, EmbeddingModelMismatch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _article(body: str, title: str = "Ferry line opens") -> Article:
+    return Article.create(title=title, body=body, url="https://news.example.com/ferry", source="example",
+                          published_at="2025-03-02", authors=["Ana Ruiz"])
+
+
+BODY = " ".join(
+    f"Paragraph sentence {i} says the ferry to Pine Island carried {i * 10} passengers on its first day."
+    for i in range(40)
+)
+
+
+def test_every_chunk_is_an_exact_slice(demo_articles):
+    chunker = Chunker(160, 30)
+    for article in demo_articles + [_article(BODY)]:
+        chunks = chunker.chunk(article)
+        assert chunks, article.title
+        for chunk in chunks:
+            assert article.body[chunk.start:chunk.end] == chunk.text
+            assert chunk.id == f"{article.id}:{chunk.n}"
+    long_chunks = chunker.chunk(_article(BODY))
+    assert len(long_chunks) > 2
+    assert all(b.start < a.end for a, b in zip(long_chunks, long_chunks[1:])), "chunks overlap"
+
+
+def test_reingest_is_idempotent_update_replaces_delete_removes(fresh_services):
+    ingestor, store = fresh_services.ingestor, fresh_services.store
+    first = ingestor.ingest([_article(BODY)])
+    assert (first.added, first.unchanged) == (1, 0) and first.chunks > 2
+    count = store.count_chunks()
+
+    second = ingestor.ingest([_article(BODY)])
+    assert (second.added, second.updated, second.unchanged, second.chunks) == (0, 0, 1, 0)
+    assert store.count_chunks() == count
+
+    shorter = _article("The ferry to Pine Island was cancelled after one week. Officials blamed the weather.")
+    third = ingestor.ingest([shorter])
+    assert (third.updated, third.chunks) == (1, 1)
+    ids = store.chunks.get(where={"article_id": shorter.id})["ids"]
+    assert ids == [f"{shorter.id}:0"], "old chunks must not survive an update"
+    assert store.article_record(shorter.id)["content_hash"] == shorter.content_hash
+
+    retitled = replace(shorter, title="Ferry line cancelled")
+    assert ingestor.ingest([retitled]).updated == 1, "a metadata change is an update"
+
+    assert store.delete_article(shorter.id) is True
+    assert store.article_record(shorter.id) is None
+    assert store.count_chunks() == 0
+    assert store.delete_article(shorter.id) is False
+
+
+def test_keyword_index_follows_writes(fresh_services):
+    ingestor, keywords = fresh_services.ingestor, fresh_services.keywords
+    article = _article("A lighthouse keeper named Ottoline Brandt repainted the tower.")
+    assert keywords.current().search("Ottoline", 5) == []
+    ingestor.ingest([article])
+    assert [c.article_id for c, _ in keywords.current().search("Ottoline", 5)] == [article.id]
+    fresh_services.store.delete_article(article.id)
+    assert keywords.current().search("Ottoline", 5) == []
+
+
+def test_opening_with_another_model_names_both(fresh_services):
+    client = fresh_services.store.client
+    with pytest.raises(EmbeddingModelMismatch) as error:
+        ChromaStore(client, fresh_services.settings.collection, "other-embedder-v2", 768)
+    message = str(error.value)
+    assert "all-MiniLM-L6-v2" in message and "other-embedder-v2" in message
+
+
+def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "qa_service.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=600)
+
+
+def test_cli_ingest_reports_bad_files_and_keeps_good_ones(tmp_path):
+    data = tmp_path / "data"
+    good = tmp_path / "batch"
+    good.mkdir()
+    (good / "ferry.json").write_text(json.dumps({"title": "Ferry", "body": "The Pine Island ferry sailed.",
+                                                 "published_at": "2025-03-02"}))
+    first = _cli("ingest", str(good), "--json", data_dir=data)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["added"] == 1
+
+    (good / "empty.txt").write_text("")
+    (good / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    (good / "broken.json").write_text('{"title": "x", ')
+    (good / "nobody.json").write_text('{"title": "No body here"}')
+    (good / "latin1.txt").write_bytes("Caf\xe9 owners protest.".encode("latin-1"))
+    (good / "huge.txt").write_bytes(b"a" * (20 * 1024 * 1024))
+    (good / "library.md").write_text("---\ntitle: Library hours\npublished: 2025-03-05\n---\n\nThe library opens late.\n")
+    second = _cli("ingest", str(good), "--json", data_dir=data)
+    assert second.returncode == 1, "exit code must say some files failed"
+    report = json.loads(second.stdout)
+    assert (report["added"], report["unchanged"]) == (1, 1)
+    reasons = {Path(f["name"]).name: f["reason"] for f in report["failed"]}
+    assert set(reasons) == {"empty.txt", "binary.txt", "broken.json", "nobody.json", "latin1.txt", "huge.txt"}
+    assert "empty" in reasons["empty.txt"].lower()
+    assert "binary" in reasons["binary.txt"].lower()
+    assert "json" in reasons["broken.json"].lower()
+    assert "body" in reasons["nobody.json"].lower()
+    assert "utf-8" in reasons["latin1.txt"].lower()
+    assert "mb" in reasons["huge.txt"].lower()
+
+    listed = _cli("articles", "list", "--json", data_dir=data)
+    titles = sorted(a["title"] for a in json.loads(listed.stdout)["articles"])
+    assert titles == ["Ferry", "Library hours"], "nothing already indexed is lost"
+
+    article_id = next(a["id"] for a in json.loads(listed.stdout)["articles"] if a["title"] == "Ferry")
+    shown = json.loads(_cli("articles", "show", article_id, "--json", data_dir=data).stdout)
+    assert shown["body"] == "The Pine Island ferry sailed." and shown["published_at"] == "2025-03-02"
+    assert _cli("articles", "delete", article_id, data_dir=data).returncode == 0
+    assert _cli("articles", "show", article_id, data_dir=data).returncode == 1

@@ -1,0 +1,58 @@
+"""Pure functions: sentence spans, ranking, support scoring."""
+from index.sentences import sentence_spans, split_sentences
+from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_bonus
+from qa_service.support import content_words, key_terms, strip_citation_marks, support_score
+
+
+def test_sentence_spans_are_exact_slices():
+    text = ("NEW YORK — Mr. Lee met Larry Fink on Sept. 22. They signed an MOU!\n\n"
+            "\"It is a start,\" he said. The U.S. firm manages $12.5 trillion.")
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == [
+        "NEW YORK — Mr. Lee met Larry Fink on Sept. 22.",
+        "They signed an MOU!",
+        "\"It is a start,\" he said.",
+        "The U.S. firm manages $12.5 trillion.",
+    ]
+
+
+def test_split_sentences_handles_initials_and_empty():
+    assert split_sentences("") == []
+    assert split_sentences("Jae M. Lee spoke. Then he left.") == ["Jae M. Lee spoke.", "Then he left."]
+
+
+def test_reciprocal_rank_fusion_by_hand():
+    scores = reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=60)
+    assert abs(scores["a"] - 1 / 61) < 1e-12
+    assert abs(scores["b"] - (1 / 62 + 1 / 61)) < 1e-12
+    assert abs(scores["c"] - 1 / 62) < 1e-12
+    assert max(scores, key=scores.get) == "b"
+
+
+def test_recency_bonus_halves_and_ignores_future():
+    fresh = recency_bonus(0, 7, 1.0)
+    assert abs(recency_bonus(7, 7, 1.0) - fresh / 2) < 1e-12
+    assert recency_bonus(-1, 7, 1.0) == 0.0
+
+
+def test_cap_per_article_keeps_order():
+    items = [("a", 1), ("a", 2), ("b", 3), ("a", 4), ("b", 5)]
+    assert cap_per_article(items, lambda x: x[0], 2) == [("a", 1), ("a", 2), ("b", 3), ("b", 5)]
+
+
+def test_support_score_rewards_stated_facts_and_gates_new_names():
+    source = "The MOU was signed by Science Minister Bae Kyung-hoon and Larry Fink."
+    stated = support_score(0.8, "Bae Kyung-hoon and Larry Fink signed the MOU.", [source])
+    invented = support_score(0.8, "Elon Musk and Larry Fink signed the MOU.", [source])
+    assert stated >= 0.85
+    assert invented < stated * 0.8
+
+
+def test_content_words_and_key_terms():
+    assert content_words("The firms' investments were announced") == {"firms'", "investment", "announced"}
+    assert key_terms("Fink will invest 6 trillion won in Haenam") == {"6", "haenam"}
+
+
+def test_strip_citation_marks():
+    assert strip_citation_marks("Fink attended [2]. ") == ("Fink attended.", [2])
+    assert strip_citation_marks("Fink [1][3] attended") == ("Fink attended", [1, 3])
