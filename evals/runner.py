@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from evals.gold import GoldItem
+from evals.metrics import score_row
 from qa_service.answering import AnswerEvent, PassagesEvent, Question
 from qa_service.models import Answer
 from qa_service.services import Services
@@ -95,6 +96,12 @@ def run_gold(services: Services, gold_items: Sequence[GoldItem], top_k: int,
         if progress:
             progress(rows[-1])
     return rows
+
+
+def evaluate(services: Services, gold_items: Sequence[GoldItem], top_k: int,
+             progress: OnRow | None = None) -> list[dict]:
+    """Scored rows: ``run_gold``, each row scored with the service's own support checker."""
+    return [score_row(row, services.checker) for row in run_gold(services, gold_items, top_k, progress)]
 
 
 @contextmanager

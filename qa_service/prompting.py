@@ -25,7 +25,9 @@ class PromptBuilder:
     def __init__(self, template: str) -> None:
         if "{passages}" not in template or "{question}" not in template:
             raise ValueError("the answer template needs {passages} and {question} slots")
-        self.template = template
+        # The prompt must end right after "Answer:": with a trailing newline
+        # (as editors save files) the model starts a new line, not an answer.
+        self.template = template.rstrip()
 
     def build(self, question: str, passages: list[Passage]) -> str:
         # str.replace, not str.format: article text may contain braces.

@@ -22,16 +22,17 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], k: int = 60) -> dict
     return scores
 
 
-def recency_bonus(age_days: float, half_life_days: float, weight: float, k: int = 60) -> float:
-    """A bonus on the RRF scale that halves every ``half_life_days``.
+def recency_factor(age_days: float, half_life_days: float, weight: float) -> float:
+    """A multiplier ``1 + weight * 0.5 ** (age / half_life)`` for the fused score.
 
-    At age 0 with weight 1 it equals a first place in one ranking, so a fresh
-    story can beat an older one that matched slightly better, but not one that
-    matched much better.
+    Multiplicative so that it only reorders passages that matched about
+    equally well: a fresh story beats an older one on the same topic, but a
+    weak match does not jump ahead of a strong one just for being recent.
+    Articles dated after the reference day get no boost.
     """
     if age_days < 0:
-        return 0.0
-    return weight / (k + 1) * math.pow(0.5, age_days / half_life_days)
+        return 1.0
+    return 1.0 + weight * math.pow(0.5, age_days / half_life_days)
 
 
 def cap_per_article(items: Sequence[T], article_of: Callable[[T], str], cap: int) -> list[T]:

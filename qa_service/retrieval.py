@@ -9,7 +9,7 @@ from index.embeddings import Embedder
 from index.keyword import KeywordIndex
 from index.store import ChromaStore, StoredChunk
 from qa_service.models import Filters, Passage
-from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_bonus
+from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_factor
 
 _DAY = 86400
 # Each retriever proposes this many candidates per final passage, so the
@@ -53,7 +53,7 @@ class Retriever:
     def __init__(
         self, embedder: Embedder, store: ChromaStore, keywords: KeywordIndex, *,
         rrf_k: int = 60, max_per_article: int = 3, min_relevance: float = 0.25,
-        recency_half_life_days: float = 7.0, recency_weight: float = 1.0,
+        recency_half_life_days: float = 7.0, recency_weight: float = 0.3,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -88,7 +88,7 @@ class Retriever:
             for chunk_id, chunk in chunks.items():
                 if chunk.published_ts is not None:
                     age = (now - chunk.published_ts) / _DAY
-                    scores[chunk_id] += recency_bonus(age, self.half_life, self.recency_weight, self.rrf_k)
+                    scores[chunk_id] *= recency_factor(age, self.half_life, self.recency_weight)
         ranked = sorted(chunks, key=lambda i: -scores[i])
         kept = cap_per_article(ranked, lambda i: chunks[i].article_id, self.max_per_article)[:top_k]
         picked = [chunks[i] for i in kept]

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     min_relevance: float = Field(0.25, description="best dense cosine below this -> abstain")
     recency_half_life_days: float = 7.0
-    recency_weight: float = 1.0
+    recency_weight: float = Field(0.3, description="max boost of a story published on the as_of day")
 
     # -- generation --
     llm_context: int = 2048

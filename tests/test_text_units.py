@@ -1,6 +1,6 @@
 """Pure functions: sentence spans, ranking, support scoring."""
 from index.sentences import sentence_spans, split_sentences
-from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_bonus
+from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_factor
 from qa_service.support import content_words, key_terms, strip_citation_marks, support_score
 
 
@@ -29,10 +29,10 @@ def test_reciprocal_rank_fusion_by_hand():
     assert max(scores, key=scores.get) == "b"
 
 
-def test_recency_bonus_halves_and_ignores_future():
-    fresh = recency_bonus(0, 7, 1.0)
-    assert abs(recency_bonus(7, 7, 1.0) - fresh / 2) < 1e-12
-    assert recency_bonus(-1, 7, 1.0) == 0.0
+def test_recency_factor_halves_and_ignores_future():
+    assert recency_factor(0, 7, 0.5) == 1.5
+    assert abs(recency_factor(7, 7, 0.5) - 1.25) < 1e-12
+    assert recency_factor(-1, 7, 0.5) == 1.0
 
 
 def test_cap_per_article_keeps_order():

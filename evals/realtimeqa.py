@@ -1,0 +1,217 @@
+"""RealTimeQA adapter: weekly news quizzes as gold items, each week over its own articles.
+
+A week is a pair of files in ``past/YYYY/``: ``YYYYMMDD_qa.jsonl`` (questions:
+question_id, question_date "YYYY/MM/DD", question_sentence, choices, answer)
+and ``YYYYMMDD_gcs.jsonl`` (per question: search_time "YYYY/MM/DD/HH:MM" and
+the search results, loaded as articles by ``index.loaders``).
+
+Decisions:
+- ``choices`` and ``answer`` come as JSON lists or, in some years, as Python
+  repr strings (``"['A', 'B']"``); both are read (``ast.literal_eval``, which
+  evaluates literals only).
+- The gold answer is ``choices[answer[0]]``; the question is asked in open form
+  (the sentence alone, no choices), so a multiple-choice guess earns nothing.
+- ``as_of`` is the day of the search (else the question date): the articles
+  are what the web held then.
+- A question is tagged ``answerable`` when its gold text occurs, ignoring
+  case and whitespace runs, in the body of one of the week's articles, else
+  ``not-in-articles``; each question is also tagged with its week.
+- A malformed question line is an error naming the file and line: silently
+  dropping questions would change what the figures mean.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from evals.gold import GoldItem
+from evals.runner import OnRow, evaluate, temporary_services
+from index.article import Article
+from index.loaders import DEFAULT_MAX_FILE_BYTES, LoadFailure, load_paths
+from qa_service.services import Services
+from qa_service.settings import Settings
+
+QA_SUFFIX = "_qa.jsonl"
+GCS_SUFFIX = "_gcs.jsonl"
+ANSWERABLE = "answerable"
+NOT_IN_ARTICLES = "not-in-articles"
+_DAY = re.compile(r"(\d{4})/(\d{2})/(\d{2})")
+
+
+class RealTimeQAError(ValueError):
+    """Week files that cannot be used; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class Week:
+    """One quiz week: its questions (tagged) and the distinct articles its searches returned."""
+
+    name: str
+    questions: tuple[GoldItem, ...]
+    articles: tuple[Article, ...]
+    failures: tuple[LoadFailure, ...] = ()
+
+    @property
+    def n_answerable(self) -> int:
+        return sum(ANSWERABLE in q.tags for q in self.questions)
+
+
+def decode_list(value: object, field: str) -> list[str]:
+    """A JSON list, or a Python-repr string of one, as a list of strings."""
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise ValueError(f"'{field}' is a string but not a Python list literal") from None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, int)) for v in value):
+        raise ValueError(f"'{field}' must be a list of strings")
+    return [str(v) for v in value]
+
+
+def parse_day(value: object) -> date | None:
+    """The date of "YYYY/MM/DD" or "YYYY/MM/DD/HH:MM"; None when absent or malformed."""
+    match = _DAY.match(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def gold_answer(record: dict[str, Any]) -> str:
+    """The text of the first correct choice."""
+    choices = decode_list(record.get("choices"), "choices")
+    answer = decode_list(record.get("answer"), "answer")
+    if not answer:
+        raise ValueError("'answer' is empty")
+    try:
+        index = int(answer[0])
+    except ValueError:
+        raise ValueError(f"'answer' must hold choice indexes, got {answer[0]!r}") from None
+    if not 0 <= index < len(choices):
+        raise ValueError(f"answer index {index} is outside the {len(choices)} choices")
+    if not choices[index].strip():
+        raise ValueError(f"choice {index} is empty")
+    return choices[index].strip()
+
+
+def question_item(record: object, search_days: dict[str, date], week_tag: str) -> GoldItem:
+    """A gold item of one qa record (without its answerability tag)."""
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object")
+    qid, sentence = record.get("question_id"), record.get("question_sentence")
+    if not isinstance(qid, str) or not qid.strip():
+        raise ValueError("'question_id' must be a non-empty string")
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise ValueError("'question_sentence' must be a non-empty string")
+    return GoldItem(
+        id=qid.strip(), question=sentence.strip(), answers=(gold_answer(record),), tags=(week_tag,),
+        as_of=search_days.get(qid.strip()) or parse_day(record.get("question_date")),
+    )
+
+
+def _json_lines(path: Path) -> list[tuple[int, object]]:
+    """(line number, decoded value) of every non-blank line; RealTimeQAError on bad JSON."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise RealTimeQAError(f"cannot read {path}: {err}") from None
+    decoded = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                decoded.append((number, json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise RealTimeQAError(f"{path}:{number}: invalid JSON ({err.msg})") from None
+    return decoded
+
+
+def search_days(gcs_path: Path) -> dict[str, date]:
+    """question_id -> day of its search, for the records that carry both."""
+    days = {}
+    for _, record in _json_lines(gcs_path):
+        if isinstance(record, dict):
+            day = parse_day(record.get("search_time"))
+            if isinstance(record.get("question_id"), str) and day:
+                days[record["question_id"].strip()] = day
+    return days
+
+
+def _squashed(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def tag_answerability(item: GoldItem, bodies: list[str]) -> GoldItem:
+    """The item with ANSWERABLE or NOT_IN_ARTICLES added; ``bodies`` already squashed."""
+    gold = _squashed(item.answers[0])
+    found = any(gold in body for body in bodies)
+    return replace(item, tags=(*item.tags, ANSWERABLE if found else NOT_IN_ARTICLES))
+
+
+def load_week(qa_path: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Week:
+    """The questions and articles of one week, from its qa file and the gcs file beside it."""
+    name = qa_path.name.removesuffix(QA_SUFFIX)
+    gcs_path = qa_path.with_name(name + GCS_SUFFIX)
+    if not gcs_path.is_file():
+        raise RealTimeQAError(f"{qa_path}: no search results file {gcs_path.name} beside it")
+    loaded = load_paths([gcs_path], max_file_bytes=max_file_bytes)
+    day = parse_day(f"{name[:4]}/{name[4:6]}/{name[6:8]}")
+    week_tag = f"week-{day.isoformat() if day else name}"
+    days = search_days(gcs_path)
+    bodies = [_squashed(article.body) for article in loaded.articles]
+    questions = []
+    for number, record in _json_lines(qa_path):
+        try:
+            item = question_item(record, days, week_tag)
+        except ValueError as err:
+            raise RealTimeQAError(f"{qa_path}:{number}: {err}") from None
+        questions.append(tag_answerability(item, bodies))
+    return Week(name, tuple(questions), tuple(loaded.articles), tuple(loaded.failures))
+
+
+def find_weeks(directory: Path) -> list[Path]:
+    """The qa files under ``directory`` (a past/YYYY folder, or any folder above), by date."""
+    if not directory.is_dir():
+        raise RealTimeQAError(f"not a directory: {directory}")
+    found = sorted(directory.rglob(f"*{QA_SUFFIX}"), key=lambda p: p.name)
+    if not found:
+        raise RealTimeQAError(f"no *{QA_SUFFIX} week files under {directory}")
+    return found
+
+
+def load_weeks(directory: Path, weeks: int | None = None, limit: int | None = None,
+               max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Week]:
+    """The first ``weeks`` weeks under ``directory``, cut to the first ``limit`` questions overall."""
+    loaded: list[Week] = []
+    left = limit
+    for path in find_weeks(directory)[:weeks]:
+        if left is not None and left <= 0:
+            break
+        week = load_week(path, max_file_bytes)
+        if left is not None:
+            week = replace(week, questions=week.questions[:left])
+            left -= len(week.questions)
+        if week.questions:
+            loaded.append(week)
+    return loaded
+
+
+def run_weeks(settings: Settings, weeks: list[Week], top_k: int, progress: OnRow | None = None) -> list[dict]:
+    """Scored rows of every week's questions, each week asked over a fresh index of its own articles.
+
+    The models load once: every week's services reuse the previous week's.
+    """
+    rows: list[dict] = []
+    models: Services | None = None
+    for week in weeks:
+        with temporary_services(settings, like=models) as services:
+            services.ingestor.ingest(week.articles)
+            rows += evaluate(services, week.questions, top_k, progress)
+        models = services
+    return rows

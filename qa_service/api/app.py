@@ -1,0 +1,71 @@
+"""The app factory: settings in, a FastAPI app out.
+
+The lifespan builds the services once (unless given), starts the inference
+worker and loads the language model and the keyword index before the first
+request, so no request pays for loading and /readyz means what it says.
+"""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+from qa_service.api import routes_articles, routes_ask, routes_health, routes_openai, routes_page
+from qa_service.api.body_limit import BodyLimit
+from qa_service.api.deps import Runtime
+from qa_service.api.errors import install_error_handlers
+from qa_service.api.inference import InferenceQueue
+from qa_service.api.metrics import Metrics, MetricsMiddleware
+from qa_service.services import Services
+from qa_service.settings import Settings
+
+_DESCRIPTION = """Question answering over news articles with verified citations.
+
+Every error is JSON `{"error": {"code", "message"}}`. Writes (POST/DELETE
+/v1/articles) need `Authorization: Bearer <key>` when QA_API_KEY is set.
+Model work runs one request at a time behind a bounded queue: when it is
+full the answer is 503 with a Retry-After header.
+"""
+
+
+def _warm(services: Services) -> None:
+    """Load what the first question would otherwise wait for."""
+    services.answerer  # noqa: B018  (builds retriever, checker and the language model)
+    services.keywords.current()
+    services.embedder.embed_query("warm up")
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The HTTP API and web page over ``services`` (built from ``settings`` when not given)."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        built = services or await run_in_threadpool(Services.build, settings)
+        queue = InferenceQueue(settings.queue_size, on_change=metrics.queue_waiting.set)
+        rt = Runtime(settings, built, queue, metrics)
+        app.state.runtime = rt
+        try:
+            await run_in_threadpool(_warm, built)
+            rt.warm = True
+            yield
+        finally:
+            queue.close()
+
+    app = FastAPI(title="qa-service", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    # Added innermost first: metrics see every response, CORS answers preflights
+    # before the body limit looks at anything.
+    app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 2**20), setting="QA_MAX_UPLOAD_MB")
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for module in (routes_ask, routes_articles, routes_openai, routes_health, routes_page):
+        app.include_router(module.router)
+    app.mount("/static", routes_page.static_files(), name="static")
+    return app

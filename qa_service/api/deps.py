@@ -1,0 +1,51 @@
+"""What routes get from the app: the runtime objects, the write guard and the limit checks."""
+from __future__ import annotations
+
+import hmac
+import threading
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from qa_service.api.errors import ApiError
+from qa_service.api.inference import InferenceQueue
+from qa_service.api.metrics import Metrics
+from qa_service.services import Services
+from qa_service.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """The long-lived objects of one app, built by its lifespan."""
+
+    settings: Settings
+    services: Services
+    queue: InferenceQueue
+    metrics: Metrics
+    warm: bool = False  # the language model and the keyword index are loaded
+    # Index writes (ingest, delete) go one at a time: two ingests of the same
+    # article must not interleave their delete-then-add of its chunks.
+    writes: threading.Lock = field(default_factory=threading.Lock)
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def require_writer(request: Request) -> None:
+    """With QA_API_KEY set, writes need ``Authorization: Bearer <key>``."""
+    key = request.app.state.settings.api_key
+    if not key:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # compare_digest: the time taken does not reveal how much of the key matched.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
+        raise ApiError(401, "unauthorized", "this write needs the header 'Authorization: Bearer <QA_API_KEY>'",
+                       headers={"WWW-Authenticate": "Bearer"})
+
+
+def check_length(text: str, limit: int, what: str, setting: str) -> None:
+    """422 naming the limit when ``text`` is longer than ``limit`` characters."""
+    if len(text) > limit:
+        raise ApiError(422, f"{what}_too_long",
+                       f"the {what} is {len(text):,} characters; the limit is {limit:,} ({setting})")

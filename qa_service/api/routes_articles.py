@@ -1,0 +1,181 @@
+"""POST/GET /v1/articles, GET/DELETE /v1/articles/{id}.
+
+Ingest accepts JSON (one article or a list) or multipart file uploads.
+A JSON batch is validated as a whole before anything is written: one bad
+article rejects the request (422/413) and the index is untouched. Uploaded
+files are reported one by one like the CLI's ingest: bad files are listed
+under ``failed`` next to the counts, and only when *no* file yields an
+article does the request fail (422 ``nothing_ingested``, listing why).
+"""
+from __future__ import annotations
+
+from typing import Any, Union
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from index.article import Article
+from index.loaders import LoadFailure, LoaderError, LoadResult, load_upload
+from index.loaders.json_records import article_from_record
+from index.pipeline import IngestReport
+from qa_service.api.deps import Runtime, require_writer, runtime
+from qa_service.api.errors import ApiError
+from qa_service.api.schemas import (
+    ArticleDetail, ArticleIn, ArticleList, DeleteResponse, IngestResponse, error_responses,
+)
+
+router = APIRouter(prefix="/v1/articles", tags=["articles"])
+
+_BATCH = TypeAdapter(Union[ArticleIn, list[ArticleIn]])
+_UPLOAD_DOC = {
+    "content": {
+        "application/json": {"schema": {"anyOf": [
+            {"$ref": "#/components/schemas/ArticleIn"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/ArticleIn"}},
+        ]}},
+        "multipart/form-data": {"schema": {
+            "type": "object",
+            "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+        }},
+    },
+    "required": True,
+}
+
+
+@router.post("", response_model=IngestResponse, dependencies=[Depends(require_writer)],
+             openapi_extra={"requestBody": _UPLOAD_DOC},
+             responses=error_responses(400, 401, 413, 415, 422))
+async def ingest(request: Request, rt: Runtime = Depends(runtime),
+                 source: str | None = Query(None, description="source name for every uploaded article")):
+    """Index articles: a JSON article or list, or files (.txt .md .html .json .jsonl) as multipart.
+
+    Unchanged articles are skipped, changed ones replaced; the answer counts them.
+    """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        loaded = LoadResult(articles=_json_articles(await request.body(), rt))
+    elif kind == "multipart/form-data":
+        loaded = await _uploaded_articles(request, rt, source)
+    else:
+        raise ApiError(415, "unsupported_media_type",
+                       "send application/json (an article or a list) or multipart/form-data (files)")
+    report = await run_in_threadpool(_ingest, rt, loaded)
+    rt.metrics.count_ingest(report)
+    return report
+
+
+def _ingest(rt: Runtime, loaded: LoadResult) -> dict[str, Any]:
+    with rt.writes:
+        report = rt.services.ingestor.ingest(loaded.articles, IngestReport(failed=list(loaded.failures)))
+    return report.to_dict()
+
+
+def _json_articles(raw: bytes, rt: Runtime) -> list[Article]:
+    """Every article of a JSON body, or an error for the whole request."""
+    try:
+        parsed = _BATCH.validate_json(raw)
+    except ValidationError as err:
+        # Reported like any other body: "body" prefix, so the handler names the field.
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors()]) from None
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if not items:
+        raise ApiError(422, "empty_batch", "the list holds no articles")
+    _check_batch(len(items), rt)
+    articles = []
+    for n, item in enumerate(items):
+        where = f"articles[{n}]" if isinstance(parsed, list) else "article"
+        if reason := _too_long(item.body, rt):
+            raise ApiError(413, "article_too_large", f"{where}: {reason}")
+        try:
+            articles.append(article_from_record(item.model_dump(exclude_none=True)))
+        except LoaderError as err:
+            raise ApiError(422, "validation_error", f"{where}: {err}") from None
+    return articles
+
+
+def _check_batch(count: int, rt: Runtime) -> None:
+    limit = rt.settings.max_batch_articles
+    if count > limit:
+        raise ApiError(413, "batch_too_large",
+                       f"the request holds {count} articles; the limit is {limit} (QA_MAX_BATCH_ARTICLES)")
+
+
+def _too_long(body: str, rt: Runtime) -> str | None:
+    """Why ``body`` is over the article size limit, or None."""
+    limit = rt.settings.max_article_chars
+    if len(body) <= limit:
+        return None
+    return f"the body is {len(body):,} characters; the limit is {limit:,} (QA_MAX_ARTICLE_CHARS)"
+
+
+def safe_name(raw: str | None) -> str:
+    """The printable base name of an uploaded file's name (never a path)."""
+    base = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()[:200]
+    return base if base not in ("", ".", "..") else "upload"
+
+
+async def _uploaded_articles(request: Request, rt: Runtime, source: str | None) -> LoadResult:
+    """Articles of every uploaded file, parsed in memory; bad files become failures."""
+    form = await request.form(max_files=rt.settings.max_batch_articles)
+    files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+    if not files:
+        raise ApiError(422, "no_files", "the multipart body holds no files (use the field name 'files')")
+    loaded = LoadResult()
+    for upload in files:
+        name = safe_name(upload.filename)
+        if name != (upload.filename or ""):
+            # Directory parts are a client bug or an attack; either way refuse the
+            # file rather than guess what was meant.
+            loaded.failures.append(LoadFailure(name, "the file name holds directory parts or control "
+                                                     "characters; send a plain file name"))
+            continue
+        result = await run_in_threadpool(load_upload, name, await upload.read(), source,
+                                         rt.settings.max_file_bytes)
+        loaded.failures.extend(result.failures)
+        for article in result.articles:
+            if reason := _too_long(article.body, rt):
+                loaded.failures.append(LoadFailure(name, f"article {article.title[:60]!r}: {reason}"))
+            else:
+                loaded.articles.append(article)
+    _check_batch(len(loaded.articles), rt)
+    if not loaded.articles:
+        reasons = "; ".join(f"{f.path}: {f.reason}" for f in loaded.failures)
+        raise ApiError(422, "nothing_ingested", f"no article could be loaded: {reasons}",
+                       failed=[{"name": f.path, "reason": f.reason} for f in loaded.failures])
+    return loaded
+
+
+@router.get("", response_model=ArticleList)
+def list_articles(rt: Runtime = Depends(runtime), offset: int = Query(0, ge=0),
+                  limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+    """Indexed articles without their bodies, a page at a time."""
+    store = rt.services.store
+    return {"total": store.count_articles(), "offset": offset, "limit": limit,
+            "articles": store.list_articles(offset, limit)}
+
+
+@router.get("/{article_id}", response_model=ArticleDetail, responses=error_responses(404))
+def get_article(article_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """One article with its body (citation offsets index into this body)."""
+    record = rt.services.store.article_record(article_id, with_body=True)
+    if record is None:
+        raise _missing(article_id)
+    return record
+
+
+@router.delete("/{article_id}", response_model=DeleteResponse, dependencies=[Depends(require_writer)],
+               responses=error_responses(401, 404))
+def delete_article(article_id: str, rt: Runtime = Depends(runtime)) -> DeleteResponse:
+    """Remove an article and all of its chunks."""
+    with rt.writes:
+        if not rt.services.store.delete_article(article_id):
+            raise _missing(article_id)
+    return DeleteResponse(deleted=article_id)
+
+
+def _missing(article_id: str) -> ApiError:
+    return ApiError(404, "article_not_found", f"no article with id {article_id!r}")

@@ -1,0 +1,52 @@
+"""POST /v1/ask (JSON or server-sent events) and POST /v1/search."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from qa_service.answering import Question
+from qa_service.api.answers import event_stream, final_answer, sse_events, start
+from qa_service.api.deps import Runtime, check_length, runtime
+from qa_service.api.schemas import AskRequest, SearchRequest, SearchResponse, error_responses
+from qa_service.models import Answer
+from qa_service.retrieval import to_passage
+
+router = APIRouter(prefix="/v1", tags=["questions"])
+
+_STREAM_DOC = {
+    "text/event-stream": {
+        "schema": {"type": "string"},
+        "example": 'event: passages\ndata: [{"n": 1, ...}]\n\nevent: token\ndata: {"text": " Larry"}\n\n'
+                   'event: answer\ndata: {"question": ..., "answer": ...}\n\nevent: done\ndata: {}\n\n',
+    }
+}
+
+
+@router.post("/ask", response_model=Answer,
+             responses={200: {"content": _STREAM_DOC}, **error_responses(400, 422, 503)})
+async def ask(body: AskRequest, request: Request, rt: Runtime = Depends(runtime)):
+    """Answer a question from the indexed articles, with verified citations.
+
+    With `"stream": true` the answer comes as server-sent events: `passages`
+    (the retrieved passages), `token` (`{"text"}`, the draft as generated),
+    `answer` (the final, verified Answer: it may differ from the draft, since
+    unsupported sentences are dropped), `error` (`{"error": {"code", "message"}}`)
+    and finally `done`.
+    """
+    check_length(body.question, rt.settings.max_question_chars, "question", "QA_MAX_QUESTION_CHARS")
+    question = Question(body.question, body.top_k or rt.settings.top_k, body.filters, body.as_of)
+    job = start(rt, question)
+    if body.stream:
+        return event_stream(sse_events(rt, job), job)
+    return (await final_answer(rt, job, request)).answer
+
+
+@router.post("/search", response_model=SearchResponse, responses=error_responses(400, 422))
+def search(body: SearchRequest, rt: Runtime = Depends(runtime)) -> SearchResponse:
+    """Retrieval only (no language model): the passages a question would be answered from.
+
+    Runs in a worker thread, beside the inference queue.
+    """
+    check_length(body.query, rt.settings.max_question_chars, "query", "QA_MAX_QUESTION_CHARS")
+    found = rt.services.retriever.retrieve(body.query, body.top_k or rt.settings.top_k, body.filters)
+    passages = found.passages or [to_passage(n, c, 0.0) for n, c in enumerate(found.chunks, 1)]
+    return SearchResponse(query=body.query, relevant=found.relevant, passages=passages)

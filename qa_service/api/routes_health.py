@@ -1,0 +1,41 @@
+"""GET /healthz (alive), /readyz (models loaded, index reachable), /metrics (Prometheus)."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from qa_service.api.deps import Runtime, runtime
+from qa_service.api.schemas import Readiness
+
+router = APIRouter(tags=["operations"])
+log = logging.getLogger("qa_service.api")
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up and serving (says nothing about models or the index)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}})
+async def readyz(rt: Runtime = Depends(runtime)) -> JSONResponse:
+    """Ready to answer: models are loaded and the index answers a query. 503 otherwise."""
+    articles = None
+    try:
+        articles = await run_in_threadpool(rt.services.store.count_articles)
+    except Exception as exc:  # e.g. the Chroma server is down: not ready, not an error of this request
+        log.warning("index unreachable: %s", exc)
+    checks = {"models_loaded": rt.warm, "index_reachable": articles is not None}
+    ready = all(checks.values())
+    body = Readiness(ready=ready, checks=checks, articles=articles,
+                     queue={"waiting": rt.queue.waiting, "capacity": rt.queue.capacity, "busy": int(rt.queue.busy)})
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(rt: Runtime = Depends(runtime)) -> Response:
+    """Prometheus text format."""
+    return Response(rt.metrics.render(), media_type=rt.metrics.content_type)

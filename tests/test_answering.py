@@ -1,0 +1,135 @@
+"""Answering over the demo corpus with the real embedding model, real Chroma and real llama.cpp."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Iterator
+
+from qa_service.answering import Answerer, Question
+from qa_service.generation import Usage
+from qa_service.models import Filters
+from qa_service.prompting import PromptBuilder, load_template
+
+MOU_TITLE_WORD = "BlackRock"
+
+
+def _body(services, article_id: str) -> str:
+    return services.store.article_record(article_id, with_body=True)["body"]
+
+
+def _assert_quotes_verbatim(services, answer) -> None:
+    for citation in answer.citations:
+        assert _body(services, citation.article_id)[citation.start:citation.end] == citation.quote
+
+
+def _ask(services, text: str, **kwargs):
+    return services.answerer.ask(Question(text, kwargs.pop("top_k", 5), **kwargs))
+
+
+def test_who_attended_the_meeting(demo_services):
+    answer = _ask(demo_services, "Who attended the meeting between President Lee Jae Myung and Larry Fink?")
+    assert not answer.abstained, answer.answer
+    assert "Fink" in answer.answer
+    others = ("Ogunlesi", "Jim Yong Kim", "Bae Kyung-hoon", "Lee Jae Myung", "Lee")
+    assert any(name in answer.answer.replace("Fink", "") for name in others), answer.answer
+    assert answer.citations and all(s.citations for s in answer.sentences)
+    _assert_quotes_verbatim(demo_services, answer)
+    assert set(answer.timings_ms) == {"retrieve", "generate", "verify", "total"}
+
+
+def test_unanswerable_question_abstains_with_nearest_passages(demo_services):
+    answer = _ask(demo_services, "What did President Lee eat for breakfast in New York?")
+    assert answer.abstained
+    assert "do not answer" in answer.answer
+    assert answer.citations == [] and answer.passages
+
+
+def test_off_topic_question_abstains_before_generation(demo_services):
+    answer = _ask(demo_services, "How do I bake sourdough bread at home?")
+    assert answer.abstained and answer.timings_ms["generate"] == 0.0
+
+
+class ScriptedGenerator:
+    """Returns a fixed completion: stands in for a model that invents a sentence or cites wrongly."""
+
+    name = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
+        for word in self.text.split(" "):
+            if usage is not None:
+                usage.tokens += 1
+            yield word + " "
+
+
+def _scripted(services, text: str) -> Answerer:
+    return Answerer(services.retriever, PromptBuilder(load_template("answer.txt")), ScriptedGenerator(text),
+                    services.checker)
+
+
+def test_invented_sentence_is_dropped(demo_services):
+    question = Question("Who attended the meeting between Lee Jae Myung and Larry Fink?", 5)
+    supported = "Adebayo Ogunlesi and Jim Yong Kim also attended the meeting."
+    invented = "Elon Musk flew in from Texas to sign a lunar mining pact."
+    answer = _scripted(demo_services, f"{supported} {invented}").ask(question)
+    texts = [s.text for s in answer.sentences]
+    assert texts == [supported]
+    assert "Musk" not in answer.answer
+    _assert_quotes_verbatim(demo_services, answer)
+
+
+def test_invented_sentence_is_flagged_when_configured(demo_services):
+    question = Question("Who attended the meeting between Lee Jae Myung and Larry Fink?", 5)
+    answerer = _scripted(demo_services, "Adebayo Ogunlesi attended the meeting. Elon Musk signed a lunar pact.")
+    answerer.flag_unsupported = True
+    answer = answerer.ask(question)
+    assert [s.flagged for s in answer.sentences] == [False, True]
+    assert answer.sentences[1].citations == []
+
+
+def test_wrong_model_citation_is_corrected(demo_services):
+    question = Question("Who attended the meeting between Lee Jae Myung and Larry Fink?", 5)
+    found = demo_services.retriever.retrieve(question.text, 5)
+    ogunlesi = next(p for p in found.passages if "Ogunlesi" in p.text)
+    wrong = next(p.n for p in found.passages if "Ogunlesi" not in p.text)
+    answer = _scripted(demo_services, f"Adebayo Ogunlesi also attended the meeting [{wrong}].").ask(question)
+    assert len(answer.sentences) == 1 and answer.citations
+    assert all("Ogunlesi" in c.quote for c in answer.citations)
+    assert all(c.passage == ogunlesi.n for c in answer.citations), "the citation must point at the passage that says it"
+    _assert_quotes_verbatim(demo_services, answer)
+
+
+def test_filters_restrict_passages(demo_services, demo_articles):
+    source = next(a.source for a in demo_articles if "Nimbara" in a.title)
+    found = demo_services.retriever.retrieve("BlackRock AI data centre investment", 5, Filters(sources=[source]))
+    assert found.passages and all(p.article_id in {a.id for a in demo_articles if a.source == source}
+                                  for p in found.passages)
+
+    one = next(a for a in demo_articles if "Aurora" in a.title)
+    found = demo_services.retriever.retrieve("world tour concerts", 5, Filters(article_ids=[one.id]))
+    assert {p.article_id for p in found.passages} == {one.id}
+
+    window = Filters(published_after=date(2025, 10, 1), published_before=date(2025, 10, 31))
+    found = demo_services.retriever.retrieve("BlackRock investment in Korea", 5, window)
+    assert found.passages
+    assert all("2025-10-01" <= p.published_at[:10] <= "2025-10-31" for p in found.passages)
+
+
+def test_as_of_prefers_the_story_known_at_that_date(demo_services, demo_articles):
+    earlier = next(a for a in demo_articles if a.published_at.startswith("2025-09-23"))
+    later = next(a for a in demo_articles if a.published_at.startswith("2025-11-18"))
+    question = "How much will BlackRock invest in Korea's AI data centres?"
+    unbounded = demo_services.retriever.retrieve(question, 5)
+    assert later.id in {p.article_id for p in unbounded.passages}
+
+    found = demo_services.retriever.retrieve(question, 5, as_of=date(2025, 10, 1))
+    assert found.passages[0].article_id == earlier.id
+    assert later.id not in {p.article_id for p in found.passages}
+
+
+def test_recency_prior_favours_the_newer_story(demo_services, demo_articles):
+    later = next(a for a in demo_articles if a.published_at.startswith("2025-11-18"))
+    question = "What did the Korea BlackRock task force announce about the AI investment?"
+    found = demo_services.retriever.retrieve(question, 5, as_of=date(2025, 11, 20))
+    assert found.passages[0].article_id == later.id
