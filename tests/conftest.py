@@ -55,3 +55,50 @@ def fresh_services(tmp_path, embedder):
     from qa_service.services import Services
 
     return Services.build(Settings(data_dir=tmp_path / "index"), embedder=embedder)
+
+
+# -- HTTP API fixtures (tests/test_api.py, tests/test_browser.py) ------------
+
+
+@pytest.fixture(scope="session")
+def api_services(tmp_path_factory, embedder, generator, demo_articles):
+    """Services over a demo-corpus index of the API tests' own: they may add and
+    delete articles (each test removes what it adds), so it is not ``demo_services``."""
+    from qa_service.services import Services
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api-index"))
+    services = Services.build(settings, embedder=embedder, generator=generator)
+    services.ingestor.ingest(demo_articles)
+    return services
+
+
+@pytest.fixture(scope="module")
+def api_uvicorn():
+    """Starts apps under a real uvicorn on 127.0.0.1 (a free port each); ``start(app)``
+    returns the base URL. Servers stop when the module's tests are done."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app) -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        deadline = time.monotonic() + 120  # start-up warms the models
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(30)
