@@ -10,6 +10,14 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
 import pytest  # noqa: E402
 
 from index.loaders import load_paths  # noqa: E402
@@ -31,6 +39,51 @@ def generator():
     return LlamaCppGenerator(default_gguf_path())
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` server on 127.0.0.1, stopped at the end of the session."""
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path_factory.mktemp("chroma-server")), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("chroma run did not start")
+            time.sleep(0.3)
+        yield {"host": "127.0.0.1", "port": port, "process": process}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def store_settings(mode: str, request, tmp_path: Path, **overrides) -> Settings:
+    """Settings for an embedded index in ``tmp_path`` or a fresh collection on the Chroma server."""
+    if mode == "server":
+        server = request.getfixturevalue("chroma_server")
+        return Settings(data_dir=tmp_path, chroma_host=server["host"], chroma_port=server["port"],
+                        collection=f"t{uuid.uuid4().hex[:12]}", **overrides)
+    return Settings(data_dir=tmp_path, **overrides)
+
+
 @pytest.fixture(scope="session")
 def demo_articles():
     loaded = load_paths([demo_corpus_path()])
@@ -38,23 +91,23 @@ def demo_articles():
     return loaded.articles
 
 
-@pytest.fixture(scope="session")
-def demo_services(tmp_path_factory, embedder, generator, demo_articles):
-    """Services over an embedded Chroma index holding the demo corpus (read-only for tests)."""
+@pytest.fixture(scope="session", params=["embedded", "server"])
+def demo_services(request, tmp_path_factory, embedder, generator, demo_articles):
+    """Services over a Chroma index (embedded, then server) holding the demo corpus (read-only for tests)."""
     from qa_service.services import Services
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("demo-index"))
+    settings = store_settings(request.param, request, tmp_path_factory.mktemp("demo-index"))
     services = Services.build(settings, embedder=embedder, generator=generator)
     services.ingestor.ingest(demo_articles)
     return services
 
 
-@pytest.fixture
-def fresh_services(tmp_path, embedder):
-    """Services over an empty index of its own (no language model needed)."""
+@pytest.fixture(params=["embedded", "server"])
+def fresh_services(request, tmp_path, embedder):
+    """Services over an empty index of its own, embedded or on the Chroma server (no language model)."""
     from qa_service.services import Services
 
-    return Services.build(Settings(data_dir=tmp_path / "index"), embedder=embedder)
+    return Services.build(store_settings(request.param, request, tmp_path / "index"), embedder=embedder)
 
 
 # -- HTTP API fixtures (tests/test_api.py, tests/test_browser.py) ------------
