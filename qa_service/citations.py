@@ -1,6 +1,8 @@
 """Check each answer sentence against the retrieved passages and attach quotes."""
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,18 +50,46 @@ class CitationChecker:
     is cited instead, and a sentence no source supports is left unsupported.
     """
 
-    def __init__(self, embedder: Embedder, threshold: float = 0.5) -> None:
+    def __init__(self, embedder: Embedder, threshold: float = 0.5, cache_passages: int = 4096) -> None:
         self.embedder = embedder
         self.threshold = threshold
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._cache_size = cache_passages
+        self._cache_lock = threading.Lock()
 
     def check(self, answer: str, passages: list[Passage]) -> list[CheckedSentence]:
         claims = _unique(strip_citation_marks(s) for s in split_sentences(answer))
         sources = source_sentences(passages)
         if not claims or not sources:
             return [CheckedSentence(text, 0.0, [], cited) for text, cited in claims]
-        vectors = self.embedder.embed([text for text, _ in claims] + [s.text for s in sources])
-        similarity = vectors[: len(claims)] @ vectors[len(claims) :].T
+        claim_vectors = self.embedder.embed([text for text, _ in claims])
+        similarity = claim_vectors @ self._source_vectors(passages).T
         return [self._check_one(text, cited, similarity[i], sources) for i, (text, cited) in enumerate(claims)]
+
+    def _source_vectors(self, passages: list[Passage]) -> np.ndarray:
+        """Sentence vectors of the passages, in ``source_sentences`` order.
+
+        Popular passages come back question after question, so their sentence
+        vectors are kept (keyed by chunk id and text) instead of re-embedded.
+        Embedding them at ingest instead would double the ingest cost for the
+        many chunks that are never cited.
+        """
+        keys = [(p.chunk_id, p.text) for p in passages]
+        with self._cache_lock:
+            missing = [(k, p) for k, p in zip(keys, passages) if k not in self._cache]
+            if missing:
+                texts = [[p.text[s:e] for s, e in sentence_spans(p.text)] for _, p in missing]
+                flat = self.embedder.embed([t for group in texts for t in group])
+                offset = 0
+                for (key, _), group in zip(missing, texts):
+                    self._cache[key] = flat[offset : offset + len(group)]
+                    offset += len(group)
+            blocks = [self._cache[k] for k in keys]
+            for k in keys:
+                self._cache.move_to_end(k)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return np.concatenate(blocks) if blocks else np.zeros((0, self.embedder.dim), dtype=np.float32)
 
     def supports(self, statement: str, quotes: list[str]) -> bool:
         """Do these quotes, together, support the statement? (the eval's checker interface)"""
