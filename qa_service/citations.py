@@ -9,6 +9,7 @@ import numpy as np
 
 from index.embeddings import Embedder
 from index.sentences import sentence_spans, split_sentences
+from qa_service.injection import is_instruction_like
 from qa_service.models import Passage
 from qa_service.support import strip_citation_marks, support_score
 
@@ -99,7 +100,9 @@ class CitationChecker:
         return support_score(float(vectors[0] @ vectors[1]), statement, quotes) >= self.threshold
 
     def _check_one(self, text: str, cited: list[int], sims: np.ndarray, sources: list[SourceSentence]) -> CheckedSentence:
-        scores = [support_score(float(sims[j]), text, [s.text]) for j, s in enumerate(sources)]
+        # Instructions aimed at the model are never support, however well they match.
+        scores = [0.0 if is_instruction_like(s.text) else support_score(float(sims[j]), text, [s.text])
+                  for j, s in enumerate(sources)]
         order = sorted(range(len(sources)), key=lambda j: -scores[j])
         in_cited = [j for j in order if sources[j].passage.n in cited]
         if in_cited and scores[in_cited[0]] >= self.threshold:
