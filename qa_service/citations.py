@@ -101,9 +101,11 @@ class CitationChecker:
 
     def _check_one(self, text: str, cited: list[int], sims: np.ndarray, sources: list[SourceSentence]) -> CheckedSentence:
         # Instructions aimed at the model are never support, however well they match.
-        scores = [0.0 if is_instruction_like(s.text) else support_score(float(sims[j]), text, [s.text])
-                  for j, s in enumerate(sources)]
-        order = sorted(range(len(sources)), key=lambda j: -scores[j])
+        eligible = [j for j, s in enumerate(sources) if not is_instruction_like(s.text)]
+        scores = {j: support_score(float(sims[j]), text, [sources[j].text]) for j in eligible}
+        order = sorted(eligible, key=lambda j: -scores[j])
+        if not order:
+            return CheckedSentence(text, 0.0, [], cited)
         in_cited = [j for j in order if sources[j].passage.n in cited]
         if in_cited and scores[in_cited[0]] >= self.threshold:
             return CheckedSentence(text, scores[in_cited[0]], [sources[in_cited[0]]], cited)
