@@ -6,9 +6,9 @@ from pathlib import Path
 
 from qa_service.models import Passage
 
-# The default model is a base model: it continues text, so we stop it at the
-# end of the answer line or when it starts a new example.
-STOP = ["\n", "###", "Question:", "Passages:"]
+# The default model is a base model: it continues text, so it is stopped at
+# the end of the answer line, or at the latest when it starts a new example.
+STOP = ["\n", "Question:"]
 NOT_IN_ARTICLES = "Not in the articles"
 
 
@@ -37,6 +37,7 @@ class PromptBuilder:
 
 
 def format_passages(passages: list[Passage]) -> str:
+    """``[n] Title (YYYY-MM-DD)`` then the text on one line: the layout the template's examples use."""
     blocks = []
     for p in passages:
         date = f" ({p.published_at[:10]})" if p.published_at else ""

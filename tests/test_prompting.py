@@ -1,0 +1,57 @@
+"""The answer prompt: template slots, passage layout, stop sequences (no model)."""
+from __future__ import annotations
+
+import pytest
+
+from qa_service.models import Passage
+from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, format_passages, load_template
+
+
+def _passage(n: int, title: str, date: str | None, text: str) -> Passage:
+    return Passage(n=n, chunk_id=f"c{n}", article_id=f"a{n}", title=title, published_at=date,
+                   text=text, start=0, end=len(text), score=0.5)
+
+
+PASSAGES = [
+    _passage(1, "Tram line opens in Dorval", "2025-04-02T08:00:00", "The Dorval tram carried 8,000 riders on day one."),
+    _passage(2, "Budget {draft} leaked", "2025-03-30", "The memo set costs at {x: 12} million, officials said."),
+]
+
+
+def test_packaged_template_has_both_slots() -> None:
+    template = load_template("answer.txt")
+    assert "{passages}" in template and "{question}" in template
+    assert NOT_IN_ARTICLES in template
+
+
+def test_template_without_slots_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        PromptBuilder("Question: {question}\nAnswer:")
+
+
+def test_build_lists_every_passage_and_ends_with_the_question() -> None:
+    prompt = PromptBuilder(load_template("answer.txt")).build("How many  riders\n rode the tram?", PASSAGES)
+    for p in PASSAGES:
+        assert f"[{p.n}]" in prompt
+        assert p.title in prompt
+    assert "2025-04-02" in prompt and "T08:00" not in prompt
+    assert "2025-03-30" in prompt
+    # The question is the last thing before the answer slot, with whitespace collapsed.
+    assert prompt.endswith("Question: How many riders rode the tram?\nAnswer:")
+
+
+def test_braces_in_passage_text_survive() -> None:
+    prompt = PromptBuilder(load_template("answer.txt")).build("What did the memo say?", PASSAGES)
+    assert "Budget {draft} leaked" in prompt
+    assert "{x: 12} million" in prompt
+
+
+def test_format_passages_numbers_in_order() -> None:
+    text = format_passages(PASSAGES)
+    assert text.index("[1]") < text.index("[2]")
+    assert "8,000 riders" in text
+
+
+def test_stop_sequences_end_the_answer_line() -> None:
+    assert STOP
+    assert "\n" in STOP
