@@ -62,6 +62,8 @@ async def final_answer(rt: Runtime, job: Job[Event], request: Request) -> Answer
     finally:
         watcher.cancel()
     if result is None:
+        if job.cancelled:  # nobody is left to read this; the status only shows in logs and metrics
+            raise ApiError(499, "client_closed_request", "the client closed the connection")
         raise ended_early()
     rt.metrics.count_answer(result.answer.abstained, result.usage.tokens)
     return result

@@ -48,14 +48,14 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 def _where(loc: tuple | list) -> str:
     """("body", "filters", "sources", 0) -> "filters.sources[0]"."""
-    parts = [p for p in loc if p != "body"] or ["body"]
+    parts = list(loc[1:] if loc[:1] in (("body",), ["body"]) else loc) or ["body"]
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
 
-def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
+def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
     """A one-line message plus per-field details from pydantic's error list."""
     details = [{"field": _where(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors]
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
@@ -74,7 +74,7 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     if bad_json is not None:
         reason = (bad_json.get("ctx") or {}).get("error", "could not be parsed")
         return error_response(400, "invalid_json", f"the request body is not valid JSON: {reason}")
-    message, details = describe_validation(errors)
+    message, details = _describe_validation(errors)
     return error_response(422, "validation_error", message, details=details)
 
 

@@ -60,10 +60,15 @@ class Job(Generic[T]):
             self._leave(self)
             self._items.put_nowait((_END, None))
 
+    def drop(self) -> None:
+        """Ends the consumer's iteration without items: the job will never run."""
+        self._send(_END, None)
+
     def run(self) -> None:
         """Called by the worker thread: run the work, forwarding its items."""
-        items = self._work()
+        items = None
         try:
+            items = self._work()
             for item in items:
                 if self.cancelled:
                     break
@@ -145,7 +150,7 @@ class InferenceQueue:
             self._waiting.clear()
             self._cond.notify_all()
         for job in dropped:
-            job._send(_END, None)
+            job.drop()
         self._thread.join(timeout)
 
     def _retry_after(self) -> int:

@@ -9,7 +9,8 @@ article does the request fail (422 ``nothing_ingested``, listing why).
 """
 from __future__ import annotations
 
-from typing import Any, Union
+import json
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,12 +30,11 @@ from qa_service.api.schemas import (
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 
-_BATCH = TypeAdapter(Union[ArticleIn, list[ArticleIn]])
+_ARTICLE = TypeAdapter(ArticleIn)
 _UPLOAD_DOC = {
     "content": {
         "application/json": {"schema": {"anyOf": [
-            {"$ref": "#/components/schemas/ArticleIn"},
-            {"type": "array", "items": {"$ref": "#/components/schemas/ArticleIn"}},
+            ArticleIn.model_json_schema(), {"type": "array", "items": ArticleIn.model_json_schema()},
         ]}},
         "multipart/form-data": {"schema": {
             "type": "object",
@@ -76,23 +76,29 @@ def _ingest(rt: Runtime, loaded: LoadResult) -> dict[str, Any]:
 def _json_articles(raw: bytes, rt: Runtime) -> list[Article]:
     """Every article of a JSON body, or an error for the whole request."""
     try:
-        parsed = _BATCH.validate_json(raw)
-    except ValidationError as err:
-        # Reported like any other body: "body" prefix, so the handler names the field.
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors()]) from None
-    items = parsed if isinstance(parsed, list) else [parsed]
-    if not items:
-        raise ApiError(422, "empty_batch", "the list holds no articles")
+        parsed = json.loads(raw)
+    except ValueError as err:
+        raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {err}") from None
+    if isinstance(parsed, dict):
+        items, where = [parsed], ["article"]
+    elif isinstance(parsed, list) and parsed:
+        items, where = parsed, [f"articles[{n}]" for n in range(len(parsed))]
+    else:
+        raise ApiError(422, "validation_error", "send an article object or a non-empty list of them")
     _check_batch(len(items), rt)
     articles = []
-    for n, item in enumerate(items):
-        where = f"articles[{n}]" if isinstance(parsed, list) else "article"
-        if reason := _too_long(item.body, rt):
-            raise ApiError(413, "article_too_large", f"{where}: {reason}")
+    for item, name in zip(items, where):
         try:
-            articles.append(article_from_record(item.model_dump(exclude_none=True)))
+            article = _ARTICLE.validate_python(item)
+        except ValidationError as err:
+            # Rendered like any other body error, the field named after its article.
+            raise RequestValidationError([{**e, "loc": (name, *e["loc"])} for e in err.errors()]) from None
+        if reason := _too_long(article.body, rt):
+            raise ApiError(413, "article_too_large", f"{name}: {reason}")
+        try:
+            articles.append(article_from_record(article.model_dump(exclude_none=True)))
         except LoaderError as err:
-            raise ApiError(422, "validation_error", f"{where}: {err}") from None
+            raise ApiError(422, "validation_error", f"{name}: {err}") from None
     return articles
 
 
@@ -149,7 +155,7 @@ async def _uploaded_articles(request: Request, rt: Runtime, source: str | None) 
     return loaded
 
 
-@router.get("", response_model=ArticleList)
+@router.get("", response_model=ArticleList, responses=error_responses(422))
 def list_articles(rt: Runtime = Depends(runtime), offset: int = Query(0, ge=0),
                   limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
     """Indexed articles without their bodies, a page at a time."""
@@ -158,7 +164,7 @@ def list_articles(rt: Runtime = Depends(runtime), offset: int = Query(0, ge=0),
             "articles": store.list_articles(offset, limit)}
 
 
-@router.get("/{article_id}", response_model=ArticleDetail, responses=error_responses(404))
+@router.get("/{article_id}", response_model=ArticleDetail, responses=error_responses(404, 422))
 def get_article(article_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """One article with its body (citation offsets index into this body)."""
     record = rt.services.store.article_record(article_id, with_body=True)
@@ -168,7 +174,7 @@ def get_article(article_id: str, rt: Runtime = Depends(runtime)) -> dict[str, An
 
 
 @router.delete("/{article_id}", response_model=DeleteResponse, dependencies=[Depends(require_writer)],
-               responses=error_responses(401, 404))
+               responses=error_responses(401, 404, 422))
 def delete_article(article_id: str, rt: Runtime = Depends(runtime)) -> DeleteResponse:
     """Remove an article and all of its chunks."""
     with rt.writes:

@@ -29,7 +29,7 @@ class _Strict(BaseModel):
 
 
 class AskRequest(_Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"question": _QUESTION},
         {"question": "What did the Bank of Korea decide?", "top_k": 5, "as_of": "2025-10-01",
          "filters": {"published_after": "2025-09-01"}, "stream": True},
@@ -45,7 +45,7 @@ class AskRequest(_Strict):
 
 
 class SearchRequest(_Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"query": "BlackRock memorandum of understanding", "top_k": 3},
     ]})
 
@@ -65,7 +65,7 @@ class SearchResponse(BaseModel):
 class ArticleIn(_Strict):
     """An article to index; the id is derived (hash of the URL, else of source + title + date)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(json_schema_extra={"examples": [{
         "title": "Harbour city opens ferry line to Pine Island",
         "body": "The city council opened a ferry line on Friday. Mayor Ana Ruiz rode the first crossing.",
         "url": "https://news.example.com/ferry",

@@ -1,0 +1,502 @@
+"""The HTTP API against the real app: real models, real Chroma, and a real uvicorn
+wherever connections matter (OpenAI client, queue, hang-ups).
+
+Answers come from a greedy model whose prompt may be tuned, so assertions check
+shapes, orders, equalities and citations, not wording.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from qa_service.api.app import create_app
+from qa_service.api.server import ServeError, check_workers, run_server
+from qa_service.generation import ModelUnavailable
+from qa_service.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+# A demo-corpus question the small default model answers by quoting its source.
+QUESTION = "Where will Nimbara Cloud build its AI data centre?"
+# Matches nothing in the demo corpus, so it abstains without running the model.
+NONSENSE = "zqxv wplk frobnitz quux?"
+ANSWER_KEYS = {"question", "answer", "abstained", "sentences", "citations", "passages", "timings_ms", "model"}
+
+CHEESE = {
+    "title": "Goat farmer wins gold at the Wexham Cheese Fair",
+    "body": (
+        "The Wexham Cheese Fair gave its gold medal on Saturday to Marta Quill, a goat farmer from Ashby, "
+        "for a smoked blue cheese she ripens in a disused railway tunnel.\n\n"
+        "The judges tasted 212 cheeses from 64 dairies over two days. Quill said she would spend the "
+        "prize money on a second cheese cellar."
+    ),
+    "url": "https://news.example.org/wexham-cheese-fair",
+    "source": "example-news",
+    "published_at": "2025-09-20",
+}
+# Far from every demo article (best similarity under min_relevance), so once the
+# article is deleted retrieval finds nothing and the service must abstain.
+CHEESE_QUESTION = "Who is the goat farmer who won gold at the Wexham Cheese Fair?"
+
+
+def api_settings(services, **changes) -> Settings:
+    return services.settings.model_copy(update=changes)
+
+
+@pytest.fixture(scope="module")
+def client(api_services):
+    app = create_app(api_settings(api_services, max_batch_articles=5, max_upload_mb=1.0), api_services)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@dataclass
+class Live:
+    url: str
+    app: FastAPI
+
+
+@pytest.fixture(scope="module")
+def live(api_services, api_uvicorn) -> Live:
+    """A uvicorn server whose queue holds one waiting job behind the running one."""
+    app = create_app(api_settings(api_services, queue_size=1), api_services)
+    return Live(api_uvicorn(app), app)
+
+
+@dataclass
+class Asked:
+    """One question asked four ways: /v1/ask, its event stream, chat, streamed chat."""
+
+    answer: dict
+    events: list[tuple[str, str]]
+    chat: object
+    chat_chunks: list
+
+
+@pytest.fixture(scope="module")
+def asked(client, live) -> Asked:
+    """The four requests run back to back after the same question was asked once, so
+    each starts the model from the same cache state: llama.cpp reuses the previous
+    prompt's prefix, and how much it reuses can change a near-tie in greedy decoding."""
+    from openai import OpenAI
+
+    assert client.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+    answer = client.post("/v1/ask", json={"question": QUESTION})
+    assert answer.status_code == 200, answer.text
+    streamed = client.post("/v1/ask", json={"question": QUESTION, "stream": True})
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    openai = OpenAI(base_url=f"{live.url}/v1", api_key="x", max_retries=0, timeout=600)
+    messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": QUESTION}]
+    chat = openai.chat.completions.create(model="qa-service", messages=messages)
+    chunks = list(openai.chat.completions.create(model="qa-service", messages=messages, stream=True))
+    return Asked(answer.json(), parse_sse(streamed.text), chat, chunks)
+
+
+def parse_sse(text: str) -> list[tuple[str, str]]:
+    """(event name, data) pairs of a server-sent event stream."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+        if data:
+            events.append((name, "\n".join(data)))
+    return events
+
+
+def article_ids(client) -> list[str]:
+    listing = client.get("/v1/articles", params={"limit": 1000}).json()
+    assert listing["total"] == len(listing["articles"])
+    return sorted(a["id"] for a in listing["articles"])
+
+
+def without_timings(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "timings_ms"}
+
+
+def assert_quotes_are_verbatim(client, answer: dict) -> None:
+    for citation in answer["citations"]:
+        body = client.get(f"/v1/articles/{citation['article_id']}").json()["body"]
+        assert body[citation["start"]:citation["end"]] == citation["quote"]
+
+
+def metric(client, name: str, **labels: str) -> float:
+    """A sample's value from /metrics (0 when the series does not exist yet)."""
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+# -- asking -------------------------------------------------------------------
+
+
+def test_ask_answers_with_citations_quoted_verbatim(client, asked):
+    answer = asked.answer
+    assert set(answer) == ANSWER_KEYS
+    assert answer["question"] == QUESTION
+    assert answer["abstained"] is False
+    assert answer["citations"], answer
+    assert [c["n"] for c in answer["citations"]] == list(range(1, len(answer["citations"]) + 1))
+    for citation in answer["citations"]:
+        assert f"[{citation['n']}]" in answer["answer"]
+    assert [p["n"] for p in answer["passages"]] == list(range(1, len(answer["passages"]) + 1))
+    assert set(answer["timings_ms"]) == {"retrieve", "generate", "verify", "total"}
+    assert_quotes_are_verbatim(client, answer)
+
+
+def test_stream_sends_passages_tokens_answer_done_and_the_same_answer(asked):
+    names = [name for name, _ in asked.events]
+    assert names[0] == "passages" and names[-2:] == ["answer", "done"], names
+    assert names[1:-2] and set(names[1:-2]) == {"token"}, names
+    assert "".join(json.loads(data)["text"] for name, data in asked.events if name == "token").strip()
+    streamed = json.loads(asked.events[-2][1])
+    assert without_timings(streamed) == without_timings(asked.answer)
+    assert json.loads(asked.events[0][1]) == asked.answer["passages"]
+
+
+def test_chat_completions_parse_with_the_openai_client(asked):
+    content = asked.chat.choices[0].message.content
+    assert content == asked.answer["answer"]
+    assert asked.chat.choices[0].finish_reason == "stop"
+    assert asked.chat.model_extra["citations"] == asked.answer["citations"]
+    assert asked.chat.model_extra["passages"] == asked.answer["passages"]
+
+    chunks = asked.chat_chunks
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == content
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].model_extra["citations"] == asked.answer["citations"]
+    assert {c.id for c in chunks} == {chunks[0].id}
+
+
+class _FailingModel:
+    """Writes one token, then loses its server."""
+
+    name = "failing"
+
+    def stream(self, prompt, max_tokens, stop, usage=None):
+        yield " Larry"
+        raise ModelUnavailable("model server at http://127.0.0.1:9/v1 failed: connection refused")
+
+
+def test_a_model_failure_is_an_error_event_or_a_503(client, api_services, monkeypatch):
+    monkeypatch.setattr(api_services.answerer, "generator", _FailingModel())
+    events = parse_sse(client.post("/v1/ask", json={"question": QUESTION, "stream": True}).text)
+    assert [name for name, _ in events] == ["passages", "token", "error", "done"]
+    assert json.loads(events[2][1])["error"]["code"] == "model_unavailable"
+    plain = client.post("/v1/ask", json={"question": QUESTION})
+    assert plain.status_code == 503 and plain.json()["error"]["code"] == "model_unavailable"
+    assert int(plain.headers["retry-after"]) >= 1
+
+
+def test_search_returns_scored_passages_without_the_model(client):
+    before = metric(client, "qa_tokens_generated_total")
+    found = client.post("/v1/search", json={"query": "BlackRock memorandum of understanding", "top_k": 3}).json()
+    assert found["relevant"] is True
+    assert 1 <= len(found["passages"]) <= 3
+    scores = [p["score"] for p in found["passages"]]
+    assert scores == sorted(scores, reverse=True)
+    assert any("BlackRock" in p["text"] for p in found["passages"])
+    assert metric(client, "qa_tokens_generated_total") == before
+
+
+def test_ingest_then_ask_cites_the_article_and_after_delete_abstains(client):
+    """Auth is off here: writes need no key."""
+    assert client.post("/v1/search", json={"query": CHEESE_QUESTION}).json()["relevant"] is False
+    added = client.post("/v1/articles", json=CHEESE)
+    assert added.status_code == 200, added.text
+    report = added.json()
+    assert (report["added"], report["updated"], report["unchanged"], report["failed"]) == (1, 0, 0, [])
+    assert report["chunks"] >= 1
+    (cheese_id,) = report["article_ids"]
+    try:
+        assert client.post("/v1/articles", json=CHEESE).json()["unchanged"] == 1
+
+        answer = client.post("/v1/ask", json={"question": CHEESE_QUESTION}).json()
+        assert answer["abstained"] is False, answer
+        assert cheese_id in {c["article_id"] for c in answer["citations"]}
+        assert_quotes_are_verbatim(client, answer)
+    finally:
+        deleted = client.delete(f"/v1/articles/{cheese_id}")
+    assert deleted.status_code == 200 and deleted.json() == {"deleted": cheese_id}
+    assert client.get(f"/v1/articles/{cheese_id}").status_code == 404
+
+    after = client.post("/v1/ask", json={"question": CHEESE_QUESTION}).json()
+    assert after["abstained"] is True
+    assert after["citations"] == []
+    assert cheese_id not in {p["article_id"] for p in after["passages"]}
+
+
+def test_upload_reports_bad_files_next_to_good_ones(client):
+    files = [
+        ("files", ("fair.md", "# Wexham fair\n\n" + CHEESE["body"], "text/markdown")),
+        ("files", ("latin1.txt", "Caf\u00e9 news\n\nA caf\u00e9 opened.".encode("latin-1"), "text/plain")),
+    ]
+    response = client.post("/v1/articles", files=files, params={"source": "uploads"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    try:
+        assert report["added"] == 1
+        assert [f["name"] for f in report["failed"]] == ["latin1.txt"]
+        assert "UTF-8" in report["failed"][0]["reason"]
+        assert client.get(f"/v1/articles/{report['article_ids'][0]}").json()["source"] == "uploads"
+    finally:
+        for article_id in report["article_ids"]:
+            client.delete(f"/v1/articles/{article_id}")
+
+
+# -- articles -----------------------------------------------------------------
+
+
+def test_articles_are_listed_in_pages_and_shown_with_body(client, demo_articles):
+    first = client.get("/v1/articles", params={"limit": 4}).json()
+    assert (first["total"], first["offset"], first["limit"], len(first["articles"])) == (len(demo_articles), 0, 4, 4)
+    rest = client.get("/v1/articles", params={"offset": 4, "limit": 100}).json()["articles"]
+    ids = [a["id"] for a in first["articles"] + rest]
+    assert sorted(ids) == sorted(a.id for a in demo_articles)
+    shown = client.get(f"/v1/articles/{ids[0]}").json()
+    assert shown["body"] == next(a.body for a in demo_articles if a.id == ids[0])
+
+
+# -- bad input: a 4xx JSON error, and nothing lost ------------------------------
+
+_BIG_BODY = "Long story. " * 20_000  # 240,000 characters, over the 200,000 default
+_PLAIN = b"Harbour notes\n\nThe ferry ran late on Monday because of fog in the bay."
+
+BAD_REQUESTS = [
+    ("empty question", "post", "/v1/ask", {"json": {"question": ""}}, 422, "validation_error", "question"),
+    ("blank question", "post", "/v1/ask", {"json": {"question": "   "}}, 422, "validation_error", "empty"),
+    ("100,000-character question", "post", "/v1/ask", {"json": {"question": "why " * 25_000}}, 422,
+     "question_too_long", "QA_MAX_QUESTION_CHARS"),
+    ("question of the wrong type", "post", "/v1/ask", {"json": {"question": 42}}, 422, "validation_error",
+     "question"),
+    ("top_k of the wrong type", "post", "/v1/ask", {"json": {"question": "Who?", "top_k": "many"}}, 422,
+     "validation_error", "top_k"),
+    ("invalid JSON", "post", "/v1/ask",
+     {"content": b'{"question": "Who', "headers": {"content-type": "application/json"}}, 400, "invalid_json",
+     "not valid JSON"),
+    ("unknown field", "post", "/v1/ask", {"json": {"question": "Who?", "temperature": 0.2}}, 422,
+     "validation_error", "temperature"),
+    ("unknown filter", "post", "/v1/search", {"json": {"query": "Fink", "filters": {"site": "x"}}}, 422,
+     "validation_error", "filters.site"),
+    ("oversize article", "post", "/v1/articles", {"json": {"title": "Big", "body": _BIG_BODY}}, 413,
+     "article_too_large", "QA_MAX_ARTICLE_CHARS"),
+    ("batch over the limit", "post", "/v1/articles",
+     {"json": [{"title": f"Note {n}", "body": "A short note."} for n in range(6)]}, 413, "batch_too_large",
+     "QA_MAX_BATCH_ARTICLES"),
+    ("article without a body", "post", "/v1/articles", {"json": {"title": "No body"}}, 422, "validation_error",
+     "body"),
+    ("one bad article in a list", "post", "/v1/articles",
+     {"json": [{"title": "Fine", "body": "Fine text."}, {"title": "Bad date", "body": "x", "published_at": "soon"}]},
+     422, "validation_error", "articles[1]"),
+    ("non-UTF-8 upload", "post", "/v1/articles",
+     {"files": {"files": ("cafe.txt", "Caf\u00e9\n\nCaf\u00e9 au lait.".encode("latin-1"))}}, 422,
+     "nothing_ingested", "UTF-8"),
+    ("path traversal in an upload's name", "post", "/v1/articles",
+     {"files": {"files": ("../../etc/passwd.txt", _PLAIN)}}, 422, "nothing_ingested", '"name": "passwd.txt"'),
+    ("upload over the size limit", "post", "/v1/articles",
+     {"files": {"files": ("big.txt", _PLAIN * 20_000)}}, 413, "payload_too_large", "QA_MAX_UPLOAD_MB"),
+    ("body of another type", "post", "/v1/articles",
+     {"content": b"title: x", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type", "application/json"),
+    ("missing article id on delete", "delete", "/v1/articles/0123456789abcdef", {}, 404, "article_not_found",
+     "0123456789abcdef"),
+    ("unknown route", "get", "/v1/nowhere", {}, 404, "not_found", "no such route"),
+]
+
+
+@pytest.mark.parametrize("method, path, kwargs, status, code, mention",
+                         [case[1:] for case in BAD_REQUESTS], ids=[case[0] for case in BAD_REQUESTS])
+def test_bad_input_is_a_json_error_and_loses_nothing(client, method, path, kwargs, status, code, mention):
+    before = article_ids(client)
+    response = getattr(client, method)(path, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+    assert mention in json.dumps(response.json()), response.text
+    assert "../" not in response.text
+    assert article_ids(client) == before
+
+
+# -- auth, health, metrics, page, docs ---------------------------------------
+
+
+def test_writes_need_the_key_when_one_is_set(api_services):
+    app = create_app(api_settings(api_services, api_key="s3cret-key"), api_services)
+    note = {"title": "Key check", "body": "A note written to check the API key."}
+    with TestClient(app) as client:
+        before = article_ids(client)
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-key"}):
+            refused = client.post("/v1/articles", json=note, headers=headers)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "unauthorized"
+            assert refused.headers["www-authenticate"] == "Bearer"
+        assert article_ids(client) == before
+        assert client.post("/v1/search", json={"query": "Fink"}).status_code == 200  # reads stay open
+
+        key = {"Authorization": "Bearer s3cret-key"}
+        added = client.post("/v1/articles", json=note, headers=key)
+        assert added.status_code == 200 and added.json()["added"] == 1
+        (note_id,) = added.json()["article_ids"]
+        assert client.delete(f"/v1/articles/{note_id}").status_code == 401
+        assert client.delete(f"/v1/articles/{note_id}", headers=key).status_code == 200
+        assert article_ids(client) == before
+
+
+def test_health_and_readiness(client, demo_articles, api_services, monkeypatch):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["ready"] is True
+    assert body["checks"] == {"models_loaded": True, "index_reachable": True}
+    assert body["articles"] == len(demo_articles)
+    assert body["queue"]["capacity"] == 8 and body["queue"]["waiting"] == 0
+
+    def unreachable():
+        raise ConnectionError("chroma server down")
+
+    monkeypatch.setattr(api_services.store, "count_articles", unreachable)
+    down = client.get("/readyz")
+    assert down.status_code == 503
+    assert down.json()["checks"] == {"models_loaded": True, "index_reachable": False}
+    assert client.get("/healthz").status_code == 200
+
+
+def test_metrics_count_requests_tokens_and_ingests(client, asked):
+    assert metric(client, "qa_tokens_generated_total") > 0
+    assert metric(client, "qa_answers_total", outcome="answered") >= 1
+    searches = metric(client, "qa_http_requests_total", route="/v1/search", method="POST", status="200")
+    ingested = metric(client, "qa_articles_ingested_total", result="added")
+    client.post("/v1/search", json={"query": "Larry Fink"})
+    added = client.post("/v1/articles", json={"title": "Metrics note", "body": "Counting one more article."}).json()
+    client.delete(f"/v1/articles/{added['article_ids'][0]}")
+    assert metric(client, "qa_http_requests_total", route="/v1/search", method="POST", status="200") == searches + 1
+    assert metric(client, "qa_articles_ingested_total", result="added") == ingested + 1
+    assert metric(client, "qa_http_request_duration_seconds_count", route="/v1/search", method="POST") >= 1
+    assert "qa_inference_queue_waiting 0.0" in client.get("/metrics").text
+
+
+def test_page_static_files_and_openapi_examples(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/style.css").status_code == 200
+    assert client.get("/static/missing.js").json()["error"]["code"] == "not_found"
+    spec = client.get("/openapi.json").json()
+    ask_schema = spec["components"]["schemas"]["AskRequest"]
+    assert ask_schema["examples"][0]["question"].endswith("?")
+    assert {"/v1/ask", "/v1/search", "/v1/articles", "/v1/articles/{article_id}", "/v1/chat/completions",
+            "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200
+
+
+def test_cors_is_closed_unless_origins_are_set(api_services, client):
+    preflight = {"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"}
+    assert "access-control-allow-origin" not in client.options("/v1/ask", headers=preflight).headers
+    app = create_app(api_settings(api_services, cors_origins=["https://elsewhere.example"]), api_services)
+    with TestClient(app) as open_client:
+        allowed = open_client.options("/v1/ask", headers=preflight)
+        assert allowed.headers["access-control-allow-origin"] == "https://elsewhere.example"
+
+
+def test_several_workers_need_a_chroma_server(api_services):
+    with pytest.raises(ServeError, match="QA_CHROMA_HOST"):
+        run_server(api_settings(api_services), workers=2)
+    check_workers(api_settings(api_services, chroma_host="chroma.internal"), workers=4)
+
+
+# -- real server: OpenAI client, queue, hang-ups --------------------------------
+
+
+def test_a_full_queue_answers_503_with_retry_after(live):
+    start = threading.Barrier(6)
+
+    def ask(_):
+        start.wait()
+        return httpx.post(f"{live.url}/v1/ask", json={"question": QUESTION}, timeout=600)
+
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(ask, range(6)))
+    statuses = sorted(r.status_code for r in responses)
+    # One runs, one waits (queue_size=1), the other four are turned away at once.
+    assert statuses == [200, 200, 503, 503, 503, 503], statuses
+    for refused in (r for r in responses if r.status_code == 503):
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["code"] == "queue_full"
+    after = httpx.post(f"{live.url}/v1/ask", json={"question": NONSENSE}, timeout=600)
+    assert after.status_code == 200 and after.json()["abstained"] is True
+
+
+@contextmanager
+def worker_held(queue):
+    """Keeps the inference worker busy with a job of the test's own until the block ends,
+    so what waits and what is turned away does not depend on the model's speed."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold():
+        started.set()
+        release.wait(120)
+        yield from ()
+
+    async def submit():
+        return queue.submit(hold)
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(submit())
+        assert started.wait(60), "the worker never picked up the holding job"
+        yield
+    finally:
+        release.set()
+        loop.close()
+
+
+def waiting(live: Live) -> int:
+    return httpx.get(f"{live.url}/readyz", timeout=30).json()["queue"]["waiting"]
+
+
+def settled(live: Live, seconds: float = 20) -> int:
+    """Jobs still waiting once hang-ups have been noticed (polls up to ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while waiting(live) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return waiting(live)
+
+
+def test_a_client_that_hangs_up_frees_its_place(live):
+    ask = {"question": QUESTION, "stream": True}
+    with worker_held(live.app.state.runtime.queue), httpx.Client(base_url=live.url, timeout=600) as client:
+        queued = client.send(client.build_request("POST", "/v1/ask", json=ask), stream=True)
+        assert queued.status_code == 200 and waiting(live) == 1
+        assert httpx.post(f"{live.url}/v1/ask", json=ask, timeout=600).status_code == 503  # full
+        queued.close()  # hangs up while waiting
+        assert settled(live) == 0
+        with pytest.raises(httpx.ReadTimeout):  # a plain (not streamed) request gives up too
+            httpx.post(f"{live.url}/v1/ask", json={"question": QUESTION}, timeout=2)
+        assert settled(live) == 0
+        with httpx.stream("POST", f"{live.url}/v1/ask", json=ask, timeout=600) as again:
+            assert again.status_code == 200 and waiting(live) == 1  # its place was free again
+        assert settled(live) == 0
