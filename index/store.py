@@ -169,8 +169,9 @@ class ChromaStore:
         """Remove the article and all its chunks; False when it was not there."""
         existed = self.article_record(article_id) is not None
         self.chunks.delete(where={"article_id": article_id})
-        self.articles.delete(ids=[article_id])
-        self._bump_generation()
+        if existed:
+            self.articles.delete(ids=[article_id])
+            self._bump_generation()
         return existed
 
     # -- generation marker --------------------------------------------------

@@ -53,6 +53,7 @@ class Answerer:
         self.checker = checker
         self.max_tokens = max_tokens
         self.flag_unsupported = flag_unsupported
+        generator.prime(prompts.prefix)
 
     def ask(self, question: Question) -> Answer:
         for event in self.stream(question):

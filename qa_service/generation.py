@@ -28,6 +28,9 @@ class Generator(Protocol):
 
     name: str
 
+    def prime(self, prefix: str) -> None:
+        """Prepare for prompts that start with ``prefix`` (the fixed instructions and examples)."""
+
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]: ...
 
 
@@ -49,14 +52,31 @@ class LlamaCppGenerator:
             model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
             flash_attn=True, verbose=False,
         )
-        # No extra prompt cache: Llama keeps the KV state of the previous prompt
-        # and re-evaluates only past the common prefix, and every prompt starts
-        # with the same fixed instructions and examples (prompts/answer.txt).
         self._lock = threading.Lock()
+        self._prefix: str | None = None
+        self._prefix_state = None
+
+    def prime(self, prefix: str) -> None:
+        """Evaluate the fixed prompt prefix once and keep its KV state.
+
+        Every prompt then starts from exactly this state: the prefix is never
+        re-evaluated, and answers do not depend on which question came before
+        (reusing whatever prefix the previous prompt left gave near-tie tokens
+        that differed with the question order).
+        """
+        with self._lock:
+            self._llm.reset()
+            self._llm.eval(self._llm.tokenize(prefix.encode("utf-8"), special=True))
+            self._prefix_state = self._llm.save_state()
+            self._prefix = prefix
 
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
         with self._lock:
             started = time.perf_counter()
+            if self._prefix_state is not None and prompt.startswith(self._prefix):
+                self._llm.load_state(self._prefix_state)
+            else:
+                self._llm.reset()
             for piece in self._llm.create_completion(
                 prompt, max_tokens=max_tokens, stop=stop, temperature=0.0, stream=True,
                 repeat_penalty=1.1,
@@ -85,6 +105,9 @@ class OpenAIGenerator:
             timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
         )
         self.retries = retries
+
+    def prime(self, prefix: str) -> None:
+        """Nothing to do: servers such as vLLM and llama.cpp cache shared prefixes themselves."""
 
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
         body = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "stop": stop,

@@ -4,6 +4,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from index.sentences import split_sentences
+from qa_service.injection import is_instruction_like
 from qa_service.models import Passage
 
 # The default model is a base model: it continues text, so it is stopped at
@@ -29,6 +31,11 @@ class PromptBuilder:
         # (as editors save files) the model starts a new line, not an answer.
         self.template = template.rstrip()
 
+    @property
+    def prefix(self) -> str:
+        """The fixed part before the passages: the same for every question, so worth caching."""
+        return self.template.split("{passages}", 1)[0]
+
     def build(self, question: str, passages: list[Passage]) -> str:
         # str.replace, not str.format: article text may contain braces.
         return self.template.replace("{passages}", format_passages(passages)).replace(
@@ -41,5 +48,7 @@ def format_passages(passages: list[Passage]) -> str:
     blocks = []
     for p in passages:
         date = f" ({p.published_at[:10]})" if p.published_at else ""
-        blocks.append(f"[{p.n}] {p.title}{date}\n{' '.join(p.text.split())}")
+        # Sentences addressed to the model are not news; the model never sees them.
+        text = " ".join(s for s in split_sentences(p.text) if not is_instruction_like(s))
+        blocks.append(f"[{p.n}] {p.title}{date}\n{' '.join(text.split())}")
     return "\n".join(blocks)

@@ -36,6 +36,14 @@ def test_who_attended_the_meeting(demo_services):
     assert set(answer.timings_ms) == {"retrieve", "generate", "verify", "total"}
 
 
+def test_answers_do_not_depend_on_the_previous_question(demo_services):
+    question = "Where will Nimbara Cloud build its AI data centre?"
+    first = _ask(demo_services, question)
+    _ask(demo_services, "What did the Bank of Korea decide about its base rate?")
+    again = _ask(demo_services, question)
+    assert again.answer == first.answer
+
+
 def test_unanswerable_question_abstains_with_nearest_passages(demo_services):
     answer = _ask(demo_services, "What did President Lee eat for breakfast in New York?")
     assert answer.abstained
@@ -55,6 +63,9 @@ class ScriptedGenerator:
 
     def __init__(self, text: str) -> None:
         self.text = text
+
+    def prime(self, prefix: str) -> None:
+        pass
 
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
         for word in self.text.split(" "):
