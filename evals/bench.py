@@ -1,0 +1,211 @@
+"""``qa-service bench``: the service against the raw components it is made of.
+
+Four sections, each in fresh temporary indexes (the user's data directory is
+never touched): ingest throughput, search latency at growing index sizes, ask
+latency on the demo corpus, and ``serve`` start-up time and memory. Time
+ratios are ours / raw: lower is better, 1.0 is parity. The ask section always
+uses the embedded llama.cpp backend, since its baseline is llama-cpp-python.
+Writes ``REPORT/bench.json`` and prints a table; exit status 1 when a section failed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.table import Table
+
+from evals.bench_ask import bench_ask
+from evals.bench_ingest import bench_ingest
+from evals.bench_search import bench_search
+from evals.bench_serve import bench_serve
+from evals.runner import temporary_services
+from qa_service.services import Services
+from qa_service.settings import Settings
+
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one run."""
+
+    articles: int
+    search_sizes: tuple[int, ...]
+    queries: int
+    questions: int
+    http_asks: int
+
+
+QUICK = Plan(articles=200, search_sizes=(1_000, 10_000), queries=30, questions=4, http_asks=2)
+FULL = Plan(articles=1000, search_sizes=(1_000, 10_000, 100_000), queries=30, questions=8, http_asks=4)
+
+
+def run_bench(settings: Settings, quick: bool = False, report: Path = Path("reports/bench")) -> int:
+    """Run every section, print the table, write ``report/bench.json``; 0 when all sections ran."""
+    plan = QUICK if quick else FULL
+    settings = settings.model_copy(update={"llm_backend": "llama_cpp"})
+    started = time.perf_counter()
+    machine = _machine()
+    sections: dict[str, dict] = {}
+    with temporary_services(settings) as base:
+        _load_models(base)
+        steps: dict[str, Callable[[], dict]] = {
+            "ingest": lambda: bench_ingest(settings, base, plan.articles),
+            "retrieval": lambda: bench_search(settings, base, list(plan.search_sizes), plan.queries),
+            "ask": lambda: bench_ask(settings, base, plan.questions),
+            "serve": lambda: bench_serve(settings, base, plan.http_asks),
+        }
+        for name, step in steps.items():
+            sections[name] = _run_section(name, step)
+    machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    result = {
+        "quick": quick, "plan": asdict(plan), "seconds": round(time.perf_counter() - started, 1),
+        "machine": machine, "sections": sections, "ratios": _ratios(sections),
+    }
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out = Console()
+    if not out.is_terminal:  # a log file: room for the whole table instead of 80 columns
+        out.width = 120
+    out.print(bench_table(result))
+    console.print(f"wrote {report / 'bench.json'} in {result['seconds']:.0f} s")
+    return 1 if any("error" in s for s in sections.values()) else 0
+
+
+def _load_models(base: Services) -> None:
+    """Load both models before any timing, so no section pays for loading."""
+    base.generator  # noqa: B018
+    base.embedder.embed(["warm up the embedding model"])
+    base.embedder.embed_query("warm up")
+
+
+def _run_section(name: str, step: Callable[[], dict]) -> dict:
+    console.print(f"bench: {name} ...")
+    started = time.perf_counter()
+    try:
+        section = step()
+    except Exception as exc:  # one failed section is reported; the others still run
+        console.print(f"[red]bench: {name} failed[/red]: {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=6)}
+    console.print(f"bench: {name} done in {time.perf_counter() - started:.0f} s")
+    return section
+
+
+def _ratios(sections: dict[str, dict]) -> dict[str, float | None]:
+    return {
+        "ingest_vs_raw": sections["ingest"].get("ratio"),
+        "search_vs_raw_10k": sections["retrieval"].get("10k", {}).get("ratio"),
+        "ask_vs_raw_llm": sections["ask"].get("ratio"),
+    }
+
+
+_PACKAGES = ("chromadb", "llama-cpp-python", "sentence-transformers", "torch", "bm25s")
+
+
+def _machine() -> dict:
+    def version(package: str) -> str | None:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)), "cpu": _cpu_model(),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": {p: version(p) for p in _PACKAGES},
+    }
+
+
+def _cpu_model() -> str | None:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+
+
+def _fmt(value: object, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        value = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return f"{value}{unit}"
+
+
+def bench_table(result: dict) -> Table:
+    """The human-readable summary of a bench result."""
+    table = Table(title=f"qa-service bench ({'quick' if result['quick'] else 'full'}, "
+                        f"load avg {result['machine']['load_average_start'][0]})")
+    for column, justify in (("section", "left"), ("measure", "left"), ("ours", "right"), ("raw", "right"),
+                            ("ours/raw", "right")):
+        table.add_column(column, justify=justify)
+    for row in _rows(result["sections"]):
+        table.add_row(*row)
+    return table
+
+
+def _rows(sections: dict[str, dict]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for name, section in sections.items():
+        if "error" in section:
+            rows.append((name, "[red]failed[/red]", section["error"][:60], "", ""))
+        else:
+            rows += _SECTION_ROWS[name](section)
+    return rows
+
+
+def _ingest_rows(ingest: dict) -> list[tuple[str, ...]]:
+    o, r = ingest["ours"], ingest["raw"]
+    return [
+        ("ingest", f"{ingest['articles']} articles, {ingest['chunks']} chunks: chunks/s",
+         _fmt(o["chunks_per_s"]), _fmt(r["chunks_per_s"]), _fmt(ingest["ratio"])),
+        ("", "articles/s", _fmt(o["articles_per_s"]), _fmt(r["articles_per_s"]), ""),
+        ("", "ms: encode / store writes and rest (raw: add)", f"{o['encode_ms']} / {o['store_and_rest_ms']}",
+         f"{r['encode_ms']} / {r['add_ms']}", ""),
+    ]
+
+
+def _search_rows(search: dict) -> list[tuple[str, ...]]:
+    rows = []
+    for label, size in search.items():
+        parts, o, r = size["parts_p50_ms"], size["ours_ms"], size["raw_ms"]
+        rows.append((f"search {label}", "p50 / p95 ms", f"{_fmt(o['p50'])} / {_fmt(o['p95'])}",
+                     f"{_fmt(r['p50'])} / {_fmt(r['p95'])}", _fmt(size["ratio"])))
+        rows.append(("", f"p50 parts: embed {_fmt(parts['embed'])}, dense top-20 {_fmt(parts['dense'])} "
+                         f"(raw {_fmt(parts['raw_dense'])}), bm25 {_fmt(parts['bm25'])}", "", "", ""))
+        rows.append(("", "first search after a write (BM25 rebuild)", _fmt(size["bm25_rebuild_ms"], " ms"), "", ""))
+    return rows
+
+
+def _ask_rows(ask: dict) -> list[tuple[str, ...]]:
+    o, r = ask["ours_ms"], ask["raw_ms"]
+    return [
+        ("ask", f"{ask['questions']} questions: total p50 / p95 ms",
+         f"{_fmt(o['total_ms']['p50'])} / {_fmt(o['total_ms']['p95'])}",
+         f"{_fmt(r['raw_ms']['p50'])} / {_fmt(r['raw_ms']['p95'])}", _fmt(ask["ratio"])),
+        ("", "first token p50 ms", _fmt(o["first_token_ms"]["p50"]), _fmt(r["raw_first_token_ms"]["p50"]), ""),
+        ("", "generation tokens/s p50", _fmt(ask["tokens_per_s_p50"]), _fmt(ask["raw_tokens_per_s_p50"]), ""),
+        ("", "retrieve / verify p50 ms", f"{_fmt(o['retrieve_ms']['p50'])} / {_fmt(o['verify_ms']['p50'])}", "", ""),
+        ("", "added around the model (total - generate) p50 ms", _fmt(o["overhead_ms"]["p50"]), "", ""),
+        ("", "prompt tokens (mean)", _fmt(ask["prompt_tokens_mean"]), "", ""),
+    ]
+
+
+def _serve_rows(serve: dict) -> list[tuple[str, ...]]:
+    return [
+        ("serve", "start-up until /readyz", _fmt(serve["startup_s"], " s"), "", ""),
+        ("", f"peak RSS after {serve['http_asks']} asks", _fmt(serve["peak_rss_mb"], " MB"), "", ""),
+        ("", "HTTP ask p50 ms", _fmt(serve["http_ask_ms"]["p50"]), "", ""),
+    ]
+
+
+_SECTION_ROWS = {"ingest": _ingest_rows, "retrieval": _search_rows, "ask": _ask_rows, "serve": _serve_rows}

@@ -1,0 +1,143 @@
+"""Search latency of /v1/search's code path at growing index sizes, against raw Chroma.
+
+The index is filled with synthetic chunks written straight into the chunk
+collection: texts from the generated news bank, vectors drawn around the real
+embedding of each chunk's topic (fixed seed), so a question about a topic finds
+close vectors as it would on real data. Encoding 100k real chunks would take
+half an hour here and measure the embedder, not search.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from evals.bench_corpus import Topic, passage, topics
+from evals.bench_stats import ratio, spread, timed
+from evals.runner import temporary_services
+from index.article import Article, Chunk
+from index.store import ChromaStore
+from qa_service.retrieval import _CANDIDATES_PER_PASSAGE
+from qa_service.services import Services
+from qa_service.settings import Settings
+
+TOP_K = 5
+CHUNKS_PER_ARTICLE = 4
+N_TOPICS = 64
+# Noise of norm ~0.8 around a unit topic vector: cosine to the topic ~0.75,
+# between two chunks of a topic ~0.6, like paragraphs of related stories.
+NOISE_NORM = 0.8
+WARM_UP_QUERIES = 3
+
+
+@dataclass
+class SyntheticIndex:
+    """Writes deterministic synthetic articles into a store, continuing where it left off."""
+
+    store: ChromaStore
+    centres: np.ndarray
+    pool: list[Topic]
+    seed: int = 11
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._np = np.random.default_rng(self.seed)
+        self._articles = 0
+
+    def grow_to(self, n_chunks: int) -> float:
+        """Add articles until the store holds ``n_chunks`` chunks; returns the write time in ms.
+
+        Chunks go in with large ``add`` calls; the last article goes through
+        ``write_article`` so its record exists and the generation marker moves
+        (that is what tells the keyword index to rebuild).
+        """
+        missing = n_chunks - self.store.count_chunks()
+        articles = [self._article() for _ in range(missing // CHUNKS_PER_ARTICLE)]
+        if not articles:
+            return 0.0
+        step = self.store.client.get_max_batch_size() // CHUNKS_PER_ARTICLE
+
+        def write() -> None:
+            for i in range(0, len(articles) - 1, step):
+                batch = [part for a in articles[i : min(i + step, len(articles) - 1)] for part in a]
+                self.store.chunks.add(
+                    ids=[c.id for _, c, _ in batch], embeddings=np.stack([v for _, _, v in batch]),
+                    documents=[c.text for _, c, _ in batch],
+                    metadatas=[ChromaStore._chunk_meta(a, c) for a, c, _ in batch],
+                )
+            last = articles[-1]
+            self.store.write_article(last[0][0], [c for _, c, _ in last], np.stack([v for _, _, v in last]))
+
+        return timed(write)[1]
+
+    def _article(self) -> list[tuple[Article, Chunk, np.ndarray]]:
+        """One article of CHUNKS_PER_ARTICLE chunks on one topic, each chunk with its vector."""
+        t = self._rng.randrange(len(self.pool))
+        texts = [passage(self._rng, self.pool[t]) for _ in range(CHUNKS_PER_ARTICLE)]
+        body = "\n\n".join(texts)
+        self._articles += 1
+        article = Article.create(
+            title=f"{self.pool[t].place} {self.pool[t].subject[0]} report {self._articles}", body=body,
+            url=f"https://news.example.com/{self._articles}", source="bench",
+            published_at=f"2025-{1 + self._articles % 12:02d}-{1 + self._articles % 28:02d}",
+        )
+        noise = self._np.standard_normal((CHUNKS_PER_ARTICLE, self.centres.shape[1])).astype(np.float32)
+        vectors = self.centres[t] + noise * (NOISE_NORM / np.sqrt(self.centres.shape[1]))
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        out, start = [], 0
+        for n, text in enumerate(texts):
+            out.append((article, Chunk(article.id, n, text, start, start + len(text)), vectors[n]))
+            start += len(text) + 2
+        return out
+
+
+def bench_search(settings: Settings, like: Services, sizes: list[int], n_queries: int) -> dict:
+    """p50/p95 of ``retriever.retrieve(q, 5)`` (dense + BM25 + fusion) against a raw
+    ``collection.query`` of the same embedding, at each size; BM25 rebuild timed apart."""
+    pool = topics(N_TOPICS, seed=3)
+    rng = random.Random(5)
+    queries = [t.question(rng) for t in (rng.choice(pool) for _ in range(n_queries + WARM_UP_QUERIES))]
+    results = {}
+    with temporary_services(settings, like) as services:
+        index = SyntheticIndex(services.store, like.embedder.embed([t.describe() for t in pool]), pool)
+        for size in sizes:
+            write_ms = index.grow_to(size)
+            results[_label(size)] = {"chunks": services.store.count_chunks(), "write_ms": round(write_ms),
+                                     **_measure(services, queries, n_queries)}
+    return results
+
+
+def _measure(services: Services, queries: list[str], n_queries: int) -> dict:
+    # The first search after a write rebuilds BM25 from the store; time that alone.
+    _, rebuild_ms = timed(services.keywords.current)
+    for q in queries[n_queries:]:
+        services.retriever.retrieve(q, TOP_K)
+    times: dict[str, list[float]] = {"ours": [], "raw": [], "embed": [], "dense": [], "raw_dense": [], "bm25": []}
+    relevant = 0
+    for q in queries[:n_queries]:
+        found, ms = timed(lambda: services.retriever.retrieve(q, TOP_K))
+        times["ours"].append(ms)
+        relevant += found.relevant
+        vector, ms = timed(lambda: services.embedder.embed_query(q))
+        times["embed"].append(ms)
+        times["raw"].append(timed(lambda: services.store.chunks.query(query_embeddings=[vector], n_results=TOP_K))[1])
+        # Our two retrievers alone, with the candidate count retrieve() asks them for, and raw
+        # Chroma asked for as many: what our store wrapper adds beyond asking for more.
+        wanted = TOP_K * _CANDIDATES_PER_PASSAGE
+        times["dense"].append(timed(lambda: services.store.query(vector, wanted))[1])
+        raw_dense = timed(lambda: services.store.chunks.query(query_embeddings=[vector], n_results=wanted))
+        times["raw_dense"].append(raw_dense[1])
+        times["bm25"].append(timed(lambda: services.keywords.current().search(q, wanted))[1])
+    spreads = {name: spread(values) for name, values in times.items()}
+    return {
+        "bm25_rebuild_ms": round(rebuild_ms),
+        "ours_ms": spreads["ours"], "raw_ms": spreads["raw"],
+        "parts_p50_ms": {name: spreads[name]["p50"] for name in ("embed", "dense", "raw_dense", "bm25")},
+        "relevant_share": round(relevant / n_queries, 2),
+        "ratio": ratio(spreads["ours"]["p50"], spreads["raw"]["p50"]),
+    }
+
+
+def _label(size: int) -> str:
+    return f"{size // 1000}k" if size % 1000 == 0 else str(size)
