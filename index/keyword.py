@@ -36,7 +36,19 @@ class BM25Index:
     ) -> list[tuple[StoredChunk, float]]:
         """Top ``n`` chunks with a positive score that pass ``keep``."""
         scores = self.scores(query)
-        order = np.argsort(-scores, kind="stable")
+        # Only the best few can be hits: partition instead of sorting every score
+        # (a full sort is most of the cost at 100k chunks). Filters may reject
+        # some, so take a margin and fall back to a full sort if they reject many.
+        pool = min(len(scores), max(n * 8, 64))
+        best = np.argpartition(-scores, pool - 1)[:pool] if pool < len(scores) else np.arange(len(scores))
+        order = best[np.argsort(-scores[best], kind="stable")]
+        hits = self._take(order, scores, n, keep)
+        if len(hits) < n and keep is not None and pool < len(scores) and scores[order[-1]] > 0:
+            hits = self._take(np.argsort(-scores, kind="stable"), scores, n, keep)
+        return hits
+
+    def _take(self, order: np.ndarray, scores: np.ndarray, n: int,
+              keep: Callable[[StoredChunk], bool] | None) -> list[tuple[StoredChunk, float]]:
         hits: list[tuple[StoredChunk, float]] = []
         for i in order:
             if scores[i] <= 0 or len(hits) >= n:

@@ -8,10 +8,11 @@ from index.article import Article, Chunk
 from index.chunking import Chunker
 from index.embeddings import Embedder
 from index.loaders import LoadFailure
-from index.store import ChromaStore
+from index.store import ArticleWrite, ChromaStore
 
-# Articles are embedded in groups so short articles still fill a batch.
-_GROUP_CHUNKS = 64
+# Articles are looked up, embedded and written in groups: short articles then
+# still fill an embedding batch, and each Chroma call carries many rows.
+_GROUP_ARTICLES = 32
 
 
 @dataclass
@@ -48,32 +49,36 @@ class Ingestor:
         on_article: Callable[[Article], None] | None = None,
     ) -> IngestReport:
         report = report or IngestReport()
-        group: list[tuple[Article, list[Chunk], bool]] = []
-        for article in _dedupe(articles):
-            report.article_ids.append(article.id)
-            previous = self.store.article_record(article.id)
-            if previous and previous["content_hash"] == article.content_hash and _same_meta(previous, article):
-                report.unchanged += 1
-                if on_article:
-                    on_article(article)
-                continue
-            group.append((article, self.chunker.chunk(article), previous is not None))
-            if sum(len(chunks) for _, chunks, _ in group) >= _GROUP_CHUNKS:
-                self._write(group, report, on_article)
-                group = []
-        self._write(group, report, on_article)
+        unique = _dedupe(articles)
+        for start in range(0, len(unique), _GROUP_ARTICLES):
+            group = unique[start : start + _GROUP_ARTICLES]
+            previous = self.store.article_records([a.id for a in group])
+            pending: list[tuple[Article, list[Chunk], dict | None]] = []
+            for article in group:
+                report.article_ids.append(article.id)
+                old = previous.get(article.id)
+                if old and old["content_hash"] == article.content_hash and _same_meta(old, article):
+                    report.unchanged += 1
+                    if on_article:
+                        on_article(article)
+                else:
+                    pending.append((article, self.chunker.chunk(article), old))
+            self._write(pending, report, on_article)
         return report
 
-    def _write(self, group, report: IngestReport, on_article) -> None:
-        if not group:
+    def _write(self, pending, report: IngestReport, on_article) -> None:
+        if not pending:
             return
-        vectors = self.embedder.embed([c.text for _, chunks, _ in group for c in chunks])
-        offset = 0
-        for article, chunks, existed in group:
-            self.store.write_article(article, chunks, vectors[offset : offset + len(chunks)])
+        vectors = self.embedder.embed([c.text for _, chunks, _ in pending for c in chunks])
+        writes, offset = [], 0
+        for article, chunks, old in pending:
+            writes.append(ArticleWrite(article, chunks, vectors[offset : offset + len(chunks)],
+                                       old["chunks"] if old else 0))
             offset += len(chunks)
+        self.store.write_articles(writes)
+        for article, chunks, old in pending:
             report.chunks += len(chunks)
-            if existed:
+            if old:
                 report.updated += 1
             else:
                 report.added += 1
