@@ -6,12 +6,13 @@ import json
 import logging
 from typing import AsyncIterator
 
+import httpx
 from fastapi import Request
 from sse_starlette import EventSourceResponse
 
 from qa_service.answering import AnswerEvent, Event, PassagesEvent, Question, TokenEvent
 from qa_service.api.deps import Runtime
-from qa_service.api.errors import ApiError, error_body
+from qa_service.api.errors import ApiError, error_body, index_unavailable
 from qa_service.api.inference import Job, QueueFull
 from qa_service.generation import ModelUnavailable
 
@@ -34,6 +35,8 @@ def as_api_error(exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, ModelUnavailable):
         return ApiError(503, "model_unavailable", str(exc), headers={"Retry-After": "10"})
+    if isinstance(exc, httpx.TransportError):
+        return index_unavailable(exc)
     log.error("answering failed", exc_info=exc)
     return ApiError(500, "internal_error", "answering failed; see the server log")
 

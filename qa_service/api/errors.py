@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,6 +36,13 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers
         self.extra = extra
+
+
+def index_unavailable(exc: Exception) -> ApiError:
+    """503 for a Chroma server that cannot be reached. Only the Chroma client lets
+    httpx transport errors out: the model client turns its own into ModelUnavailable."""
+    return ApiError(503, "index_unavailable", f"the index (Chroma server) cannot be reached: {exc}",
+                    headers={"Retry-After": "5"})
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -86,6 +94,10 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
 
 
+async def _index_down(request: Request, exc: httpx.TransportError) -> JSONResponse:
+    return await _api_error(request, index_unavailable(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "the server failed to handle this request; see its log")
@@ -95,4 +107,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(httpx.TransportError, _index_down)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,232 @@
+"""Fault tests with real processes on 127.0.0.1: a killed ingest, a Chroma server
+and a model server that go away while the API runs, and a refused multi-worker
+start. Every process started here is stopped before its test ends."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from conftest import free_port
+from qa_service.api.app import create_app
+from qa_service.generation import default_gguf_path
+from qa_service.services import Services
+from qa_service.settings import Settings
+
+BIN = Path(sys.executable).parent
+QUESTION = "What did the Bank of Korea decide about its base rate?"
+# Generous for a loaded 2-core machine; the point is "answers", not "hangs".
+FAIL_FAST_S = 15.0
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    return env | {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"} | extra
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def _running(command: list[str], ready_url: str, timeout_s: float = 120) -> Iterator[subprocess.Popen]:
+    """Starts ``command``, waits until ``ready_url`` answers 200, stops it on exit."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, f"{command[0]} exited with {process.returncode}"
+            assert time.monotonic() < deadline, f"{command[0]} not ready within {timeout_s} s"
+            time.sleep(0.3)
+        yield process
+    finally:
+        _stop(process)
+
+
+def _chroma(path: Path, port: int):
+    return _running([str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                    f"http://127.0.0.1:{port}/api/v2/heartbeat")
+
+
+def _llama(port: int):
+    return _running([sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()),
+                     "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
+                     "--model_alias", "gemma-fault"], f"http://127.0.0.1:{port}/v1/models")
+
+
+def _timed_ask(base: str) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = httpx.post(f"{base}/v1/ask", json={"question": QUESTION}, timeout=120)
+    return response, time.monotonic() - started
+
+
+# -- 1. kill -9 during a large ingest --------------------------------------------------
+
+
+def _write_articles(path: Path, n: int) -> None:
+    # A few distinct paragraphs each, so every article makes several chunks.
+    with path.open("w") as out:
+        for i in range(n):
+            body = " ".join(
+                f"Report {i} part {p}: the harbour committee of district {i % 17} met on day {p} "
+                f"and reviewed {i * 7 + p} permits, {p * 3} budget lines and the ferry timetable."
+                for p in range(12)
+            )
+            out.write(json.dumps({"title": f"Harbour report number {i}", "url": f"https://example.org/r/{i}",
+                                  "source": "fault-test", "published_at": "2025-10-01", "body": body}) + "\n")
+
+
+def _rows_written(db: Path) -> int:
+    """Records Chroma has taken so far (read-only peek, so the writer is not disturbed)."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.5) as con:
+            return con.execute("SELECT (SELECT count(*) FROM embeddings_queue) + "
+                               "(SELECT count(*) FROM embeddings)").fetchone()[0]
+    except sqlite3.Error:
+        return 0  # tables not created yet, or briefly locked
+
+
+def _ingest(jsonl: Path, data: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "qa-service"), "ingest", str(jsonl), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=_env(QA_DATA_DIR=str(data)))
+
+
+def test_killed_ingest_rerun_leaves_a_consistent_index(tmp_path, embedder):
+    n_articles = 150
+    jsonl = tmp_path / "batch.jsonl"
+    _write_articles(jsonl, n_articles)
+    data = tmp_path / "data"
+    db = data / "chroma" / "chroma.sqlite3"
+
+    first = _ingest(jsonl, data)
+    try:
+        deadline = time.monotonic() + 180
+        while _rows_written(db) < 60:
+            assert first.poll() is None, f"ingest ended before it could be killed: {first.communicate()}"
+            assert time.monotonic() < deadline, "ingest wrote nothing within 180 s"
+            time.sleep(0.1)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        _stop(first)
+        first.communicate()
+    assert first.returncode == -signal.SIGKILL
+
+    settings = Settings(data_dir=data)
+    partial = Services.build(settings, embedder=embedder).store.count_articles()
+    assert partial < n_articles, "the kill came after the ingest had finished"
+
+    second = subprocess.run([str(BIN / "qa-service"), "ingest", str(jsonl), "--json"], capture_output=True,
+                            text=True, timeout=600, env=_env(QA_DATA_DIR=str(data)))
+    assert second.returncode == 0, second.stderr[-2000:]
+    report = json.loads(second.stdout)
+    assert report["added"] + report["updated"] + report["unchanged"] == n_articles
+    assert report["unchanged"] == partial  # complete articles from the first run are kept as they are
+
+    store = Services.build(settings, embedder=embedder).store
+    records = store.list_articles(limit=10 * n_articles)
+    chunks = list(store.iter_chunks())
+    per_article = Counter(c.article_id for c in chunks)
+    assert len(records) == store.count_articles() == n_articles
+    assert len({c.id for c in chunks}) == len(chunks) == store.count_chunks()
+    assert set(per_article) == {r["id"] for r in records}, "chunks without an article record, or the reverse"
+    for record in records:
+        assert record["chunks"] == per_article[record["id"]] > 1, record["id"]
+        numbers = sorted(c.n for c in chunks if c.article_id == record["id"])
+        assert numbers == list(range(record["chunks"])), record["id"]
+
+
+# -- 2. the Chroma server goes away while the API runs ------------------------------
+
+
+def test_chroma_server_down_is_503_and_recovers(tmp_path, embedder, generator, demo_articles, api_uvicorn):
+    port, path = free_port(), tmp_path / "chroma"
+    settings = Settings(data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port,
+                        max_answer_tokens=24, top_k=2)
+    with _chroma(path, port):
+        services = Services.build(settings, embedder=embedder, generator=generator)
+        services.ingestor.ingest(demo_articles[:3])
+        base = api_uvicorn(create_app(settings, services))
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
+        assert _timed_ask(base)[0].status_code == 200
+
+    ready = httpx.get(f"{base}/readyz", timeout=30)
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["index_reachable"] is False
+    response, took = _timed_ask(base)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "index_unavailable"
+    assert took < FAIL_FAST_S, f"/v1/ask took {took:.1f} s with the index down"
+    search = httpx.post(f"{base}/v1/search", json={"query": QUESTION}, timeout=30)
+    assert search.status_code == 503 and search.json()["error"]["code"] == "index_unavailable"
+
+    with _chroma(path, port):
+        ready = httpx.get(f"{base}/readyz", timeout=30)
+        assert ready.status_code == 200 and ready.json()["articles"] == 3
+        response, _ = _timed_ask(base)
+        assert response.status_code == 200, response.text
+        assert response.json()["passages"]
+
+
+# -- 3. the model server goes away while the API runs -------------------------------
+
+
+def test_model_server_down_is_503_and_recovers(tmp_path, embedder, demo_articles, api_uvicorn):
+    port = free_port()
+    settings = Settings(data_dir=tmp_path / "data", llm_backend="openai",
+                        openai_base_url=f"http://127.0.0.1:{port}/v1", openai_model="gemma-fault",
+                        llm_timeout_s=60, llm_retries=1, max_answer_tokens=24, top_k=2)
+    services = Services.build(settings, embedder=embedder)
+    services.ingestor.ingest(demo_articles[:3])
+    with _llama(port):
+        base = api_uvicorn(create_app(settings, services))
+        response, _ = _timed_ask(base)
+        assert response.status_code == 200, response.text
+        assert response.json()["model"] == "gemma-fault"
+
+    response, took = _timed_ask(base)
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "model_unavailable" and f"127.0.0.1:{port}" in error["message"]
+    assert took < FAIL_FAST_S, f"/v1/ask took {took:.1f} s with the model server down"
+
+    with _llama(port):
+        response, _ = _timed_ask(base)
+        assert response.status_code == 200, response.text
+
+
+# -- 4. several workers need a Chroma server -----------------------------------------
+
+
+def test_serve_workers_refused_in_embedded_mode(tmp_path):
+    done = subprocess.run([str(BIN / "qa-service"), "serve", "--workers", "2", "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=120,
+                          env=_env(QA_DATA_DIR=str(tmp_path)))
+    assert done.returncode != 0
+    message = done.stdout + done.stderr
+    assert "QA_CHROMA_HOST" in message and "--workers 2" in message, message
