@@ -207,6 +207,7 @@ def test_a_model_failure_is_an_error_event_or_a_503(client, api_services, monkey
     assert json.loads(events[2][1])["error"]["code"] == "model_unavailable"
     plain = client.post("/v1/ask", json={"question": QUESTION})
     assert plain.status_code == 503 and plain.json()["error"]["code"] == "model_unavailable"
+    assert plain.json()["error"]["passages"], "the passages retrieval found come with the error"
     assert int(plain.headers["retry-after"]) >= 1
 
 

@@ -56,12 +56,19 @@ async def final_answer(rt: Runtime, job: Job[Event], request: Request) -> Answer
     watcher = asyncio.create_task(_disconnected(request))
     watcher.add_done_callback(lambda task: task.cancelled() or job.cancel())
     result: AnswerEvent | None = None
+    passages: PassagesEvent | None = None
     try:
         async for event in job:
-            if isinstance(event, AnswerEvent):
+            if isinstance(event, PassagesEvent):
+                passages = event
+            elif isinstance(event, AnswerEvent):
                 result = event
     except Exception as exc:
-        raise as_api_error(exc) from exc
+        err = as_api_error(exc)
+        if passages is not None and err.code == "model_unavailable":
+            # Retrieval worked: what was found is still useful to the caller.
+            err.extra["passages"] = [p.model_dump(mode="json") for p in passages.passages]
+        raise err from exc
     finally:
         watcher.cancel()
     if result is None:
