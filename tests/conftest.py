@@ -113,13 +113,14 @@ def fresh_services(request, tmp_path, embedder):
 # -- HTTP API fixtures (tests/test_api.py, tests/test_browser.py) ------------
 
 
-@pytest.fixture(scope="session")
-def api_services(tmp_path_factory, embedder, generator, demo_articles):
-    """Services over a demo-corpus index of the API tests' own: they may add and
-    delete articles (each test removes what it adds), so it is not ``demo_services``."""
+@pytest.fixture(scope="session", params=["embedded", "server"])
+def api_services(request, tmp_path_factory, embedder, generator, demo_articles):
+    """Services over a demo-corpus index of the API tests' own (embedded, then on the
+    Chroma server): they may add and delete articles (each test removes what it adds),
+    so it is not ``demo_services``."""
     from qa_service.services import Services
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("api-index"))
+    settings = store_settings(request.param, request, tmp_path_factory.mktemp("api-index"))
     services = Services.build(settings, embedder=embedder, generator=generator)
     services.ingestor.ingest(demo_articles)
     return services

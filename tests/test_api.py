@@ -425,7 +425,7 @@ def test_cors_is_closed_unless_origins_are_set(api_services, client):
 
 def test_several_workers_need_a_chroma_server(api_services):
     with pytest.raises(ServeError, match="QA_CHROMA_HOST"):
-        run_server(api_settings(api_services), workers=2)
+        run_server(api_settings(api_services, chroma_host=None), workers=2)
     check_workers(api_settings(api_services, chroma_host="chroma.internal"), workers=4)
 
 
