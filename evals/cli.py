@@ -21,6 +21,10 @@ from evals.metrics import aggregate
 from evals.realtimeqa import ANSWERABLE, RealTimeQAError, Week, load_weeks, run_weeks
 from evals.report import _fmt, _rounded, _table, compare_reports, format_comparison, write_report
 from evals.runner import evaluate, progress_bar, temporary_services
+from index.loaders import load_paths
+from index.store import EmbeddingModelMismatch
+from qa_service.cli import ingest_with_progress
+from qa_service.services import Services
 from qa_service.settings import Settings
 
 console = Console(stderr=True)
@@ -81,12 +85,8 @@ def _gold(settings: Settings, gold_path: Path, corpus: list[Path], report: Path,
 
 
 @contextmanager
-def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator:
+def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[Services]:
     """Services over a fresh index of ``corpus``, or over the configured index when none is given."""
-    from index.store import EmbeddingModelMismatch
-    from qa_service.cli import ingest_with_progress
-    from qa_service.services import Services
-
     if not corpus:
         try:
             services = Services.build(settings)
@@ -97,11 +97,10 @@ def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator:
                              "or run `qa-service ingest` first")
         yield services
         return
-    from index.loaders import load_paths
-
     loaded = load_paths(corpus, max_file_bytes=settings.max_file_bytes)
     for failure in loaded.failures:
-        console.print(f"[yellow]skipped[/yellow] {escape(f'{failure.path}: {failure.reason}')}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]skipped[/yellow] {escape(f'{failure.path}: {failure.reason}')}",
+                      highlight=False, soft_wrap=True)
     if not loaded.articles:
         raise UsageError("the corpus holds no loadable articles")
     with temporary_services(settings) as services:

@@ -27,6 +27,7 @@ from qa_service.services import Services
 from qa_service.settings import Settings
 
 OnRow = Callable[[dict], None]
+_LOG_EVERY = 10
 
 
 def gold_fields(item: GoldItem) -> dict:
@@ -81,7 +82,7 @@ def ask_one(services: Services, item: GoldItem, top_k: int) -> dict:
         fields = {
             "answer": "", "abstained": False, "error": f"{type(exc).__name__}: {exc}".rstrip(": "),
             "passages": passages, "statements": [], "citations": [],
-            "generate_ms": None, "tokens": 0, "first_token_ms": None,
+            "generate_ms": None, "timings_ms": None, "tokens": 0, "first_token_ms": None,
         }
     latency_ms = (time.perf_counter() - started) * 1000
     return {**gold_fields(item), **fields, "latency_ms": round(latency_ms, 1)}
@@ -106,17 +107,26 @@ def evaluate(services: Services, gold_items: Sequence[GoldItem], top_k: int,
 
 @contextmanager
 def progress_bar(total: int, description: str = "Asking") -> Iterator[Callable[[dict], None]]:
-    """A rich progress bar on stderr; yields the per-row callback for ``run_gold``."""
+    """A rich progress bar on stderr; yields the per-row callback for ``run_gold``.
+
+    When stderr is not a terminal (a run logged to a file) the bar cannot
+    redraw, so a plain line is printed every ``_LOG_EVERY`` questions instead.
+    """
+    console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True)) as bar:
+    with Progress(*columns, console=console) as bar:
         task = bar.add_task(description, total=total, failed=0)
-        failed = 0
+        done = failed = 0
 
         def advance(row: dict) -> None:
-            nonlocal failed
+            nonlocal done, failed
+            done += 1
             failed += row.get("error") is not None
             bar.update(task, advance=1, failed=failed)
+            if not console.is_terminal and (done % _LOG_EVERY == 0 or done == total):
+                console.print(f"{description}: {done}/{total} done, {failed} failed, "
+                              f"{bar.tasks[0].elapsed or 0:.0f} s", highlight=False)
 
         yield advance
 
