@@ -10,15 +10,12 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import httpx  # noqa: E402
 import pytest  # noqa: E402
+from processes import chroma_server as running_chroma  # noqa: E402
+from processes import free_port  # noqa: E402
 
 from index.loaders import load_paths  # noqa: E402
 from qa_service.cli import demo_corpus_path  # noqa: E402
@@ -39,40 +36,12 @@ def generator():
     return LlamaCppGenerator(default_gguf_path())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on 127.0.0.1, stopped at the end of the session."""
     port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path_factory.mktemp("chroma-server")), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("chroma run did not start")
-            time.sleep(0.3)
+    with running_chroma(tmp_path_factory.mktemp("chroma-server"), port) as process:
         yield {"host": "127.0.0.1", "port": port, "process": process}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def store_settings(mode: str, request, tmp_path: Path, **overrides) -> Settings:

@@ -8,72 +8,23 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 
-from conftest import free_port
+from processes import chroma_server as _chroma
+from processes import BIN, clean_env as _env, free_port, stop as _stop
+from processes import llama_server
 from qa_service.api.app import create_app
-from qa_service.generation import default_gguf_path
 from qa_service.services import Services
 from qa_service.settings import Settings
 
-BIN = Path(sys.executable).parent
 QUESTION = "What did the Bank of Korea decide about its base rate?"
 # Generous for a loaded 2-core machine; the point is "answers", not "hangs".
 FAIL_FAST_S = 15.0
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    return env | {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"} | extra
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def _running(command: list[str], ready_url: str, timeout_s: float = 120) -> Iterator[subprocess.Popen]:
-    """Starts ``command``, waits until ``ready_url`` answers 200, stops it on exit."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(ready_url, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, f"{command[0]} exited with {process.returncode}"
-            assert time.monotonic() < deadline, f"{command[0]} not ready within {timeout_s} s"
-            time.sleep(0.3)
-        yield process
-    finally:
-        _stop(process)
-
-
-def _chroma(path: Path, port: int):
-    return _running([str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                    f"http://127.0.0.1:{port}/api/v2/heartbeat")
-
-
-def _llama(port: int):
-    return _running([sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()),
-                     "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-                     "--model_alias", "gemma-fault"], f"http://127.0.0.1:{port}/v1/models")
 
 
 def _timed_ask(base: str) -> tuple[httpx.Response, float]:
@@ -203,7 +154,7 @@ def test_model_server_down_is_503_and_recovers(tmp_path, embedder, demo_articles
                         llm_timeout_s=60, llm_retries=1, max_answer_tokens=24, top_k=2)
     services = Services.build(settings, embedder=embedder)
     services.ingestor.ingest(demo_articles[:3])
-    with _llama(port):
+    with llama_server(port, "gemma-fault"):
         base = api_uvicorn(create_app(settings, services))
         response, _ = _timed_ask(base)
         assert response.status_code == 200, response.text
@@ -215,7 +166,7 @@ def test_model_server_down_is_503_and_recovers(tmp_path, embedder, demo_articles
     assert error["code"] == "model_unavailable" and f"127.0.0.1:{port}" in error["message"]
     assert took < FAIL_FAST_S, f"/v1/ask took {took:.1f} s with the model server down"
 
-    with _llama(port):
+    with llama_server(port, "gemma-fault"):
         response, _ = _timed_ask(base)
         assert response.status_code == 200, response.text
 

@@ -1,53 +1,22 @@
 """The OpenAI-compatible backend against a real llama.cpp server on 127.0.0.1."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 
-import httpx
 import pytest
+from processes import free_port
+from processes import llama_server as running_llama
 
 from qa_service.answering import Answerer, Question
-from qa_service.generation import ModelUnavailable, OpenAIGenerator, Usage, default_gguf_path
+from qa_service.generation import ModelUnavailable, OpenAIGenerator, Usage
 from qa_service.prompting import STOP, PromptBuilder, load_template
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def llama_server():
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "gemma-test"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}")
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama_cpp.server did not start within 120 s")
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    port = free_port()
+    with running_llama(port, "gemma-test"):
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 def test_streams_tokens_from_the_server(llama_server):
@@ -71,7 +40,7 @@ def test_answers_through_the_server(llama_server, demo_services):
 
 
 def test_server_down_is_a_clear_error():
-    generator = OpenAIGenerator(f"http://127.0.0.1:{_free_port()}/v1", "nobody", timeout_s=2, retries=1)
+    generator = OpenAIGenerator(f"http://127.0.0.1:{free_port()}/v1", "nobody", timeout_s=2, retries=1)
     started = time.monotonic()
     with pytest.raises(ModelUnavailable, match="127.0.0.1"):
         list(generator.stream("hello", 5, STOP))
