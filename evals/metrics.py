@@ -253,7 +253,6 @@ def aggregate(rows: Sequence[dict]) -> dict:
     ranks = [r.get("retrieval_rank") for r in answerable]
     cited = [r for r in answered if r.get("gold_answers") and r.get("citation_recall") is not None]
     latencies = [float(r["latency_ms"]) for r in succeeded if r.get("latency_ms") is not None]
-    generate_s = sum(float(r.get("generate_ms") or 0.0) for r in succeeded) / 1000
     return {
         "n_questions": len(rows),
         "n_failed": len(rows) - len(succeeded),
@@ -266,9 +265,22 @@ def aggregate(rows: Sequence[dict]) -> dict:
         "citation_precision": _mean([r["citation_precision"] for r in cited]),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
-        "tokens_per_s": _ratio(sum(int(r.get("tokens") or 0) for r in succeeded), generate_s),
+        "tokens_per_s": decode_rate(succeeded),
         "answer_words": _mean([r["answer_words"] for r in answered]),
     }
+
+
+def decode_rate(rows: Sequence[dict]) -> float | None:
+    """Generation tokens/s after the first token, pooled over rows.
+
+    Time to the first token is prompt processing, which grows with the
+    passages and not with the answer, so it is left out; this matches the
+    bench's per-answer rate.
+    """
+    timed = [r for r in rows if int(r.get("tokens") or 0) >= 2 and r.get("first_token_ms") is not None]
+    tokens = sum(int(r["tokens"]) - 1 for r in timed)
+    seconds = sum(float(r["generate_ms"]) - float(r["first_token_ms"]) for r in timed) / 1000
+    return _ratio(tokens, seconds) if seconds > 0 else None
 
 
 def answer_recall_by_tag(rows: Sequence[dict]) -> dict[str, tuple[float, int]]:

@@ -215,18 +215,18 @@ RAW_ROWS = [
         answer="Lee met Larry Fink [1].",
         passages=["Rain is expected.", "On Monday Lee met BlackRock CEO Larry Fink in New York."],
         statements=[{"text": "Lee met Larry Fink [1].", "quotes": ["Lee met BlackRock CEO Larry Fink in New York."]}],
-        latency_ms=1000.0, generate_ms=500.0, tokens=20,
+        latency_ms=1000.0, generate_ms=500.0, tokens=20, first_token_ms=100.0,
     ),
     _raw(
         "b", tags=["places", "people"], gold_answers=["Seoul", "Seoul, South Korea"],
         answer="Seoul [1]", passages=["The meeting took place in Seoul."],
         statements=[{"text": "Seoul [1]", "quotes": ["The meeting took place in Seoul.", OFF_TOPIC]}],
-        latency_ms=2000.0, generate_ms=1500.0, tokens=40,
+        latency_ms=2000.0, generate_ms=1500.0, tokens=40, first_token_ms=500.0,
     ),
     _raw("c", tags=["people"], gold_answers=["Fink"], error="timeout", latency_ms=30000.0),
     _raw(
         "d", tags=["people"], answer="The indexed articles do not answer this.", abstained=True,
-        passages=["Something else."], latency_ms=3000.0, generate_ms=1000.0, tokens=10,
+        passages=["Something else."], latency_ms=3000.0, generate_ms=1000.0, tokens=10, first_token_ms=200.0,
     ),
 ]
 
@@ -274,8 +274,8 @@ def test_aggregate_four_rows():
         # latencies of a, b, d (c failed): 1000, 2000, 3000; p95 position 1.9 -> 2900
         "latency_p50_ms": 2000.0,
         "latency_p95_ms": 2900.0,
-        # (20 + 40 + 10) tokens / (0.5 + 1.5 + 1.0) s
-        "tokens_per_s": 70 / 3,
+        # tokens after the first (19 + 39 + 9) / time after the first (0.4 + 1.0 + 0.8) s
+        "tokens_per_s": 67 / 2.2,
         # answered a, b: (4 + 1) / 2
         "answer_words": 2.5,
     }
