@@ -125,7 +125,7 @@ def _measure(services: Services, queries: list[str], n_queries: int) -> dict:
         # Our two retrievers alone, with the candidate count retrieve() asks them for, and raw
         # Chroma asked for as many: what our store wrapper adds beyond asking for more.
         wanted = TOP_K * _CANDIDATES_PER_PASSAGE
-        times["dense"].append(timed(lambda: services.store.query(vector, wanted))[1])
+        times["dense"].append(timed(lambda: services.store.nearest(vector, wanted))[1])
         raw_dense = timed(lambda: services.store.chunks.query(query_embeddings=[vector], n_results=wanted))
         times["raw_dense"].append(raw_dense[1])
         times["bm25"].append(timed(lambda: services.keywords.current().search(q, wanted))[1])

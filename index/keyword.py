@@ -17,6 +17,7 @@ class BM25Index:
 
         self._bm25s = bm25s
         self.chunks = list(chunks)
+        self.by_id = {c.id: c for c in self.chunks}
         self._retriever = bm25s.BM25()
         if self.chunks:
             tokens = bm25s.tokenize([c.text for c in self.chunks], stopwords="en", show_progress=False)

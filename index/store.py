@@ -231,19 +231,17 @@ class ChromaStore:
         self.articles.upsert(ids=[_GENERATION_ID], embeddings=[_NO_VECTOR], metadatas=[_new_generation()])
 
     # -- chunks -----------------------------------------------------------
-    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[StoredChunk, float]]:
-        """Nearest chunks with their cosine similarity, best first."""
-        total = self.chunks.count()
-        if total == 0:
-            return []
+    def nearest(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """Ids of the nearest chunks with their cosine similarity, best first.
+
+        Ids and distances only: fetching documents and metadata is most of a
+        query's cost, and retrieval already holds every chunk in memory for
+        BM25 (``get_chunks`` covers the rest).
+        """
         got = self.chunks.query(
-            query_embeddings=[vector.tolist()], n_results=min(n, total), where=where or None,
-            include=["documents", "metadatas", "distances"],
+            query_embeddings=[vector.tolist()], n_results=n, where=where or None, include=["distances"],
         )
-        return [
-            (StoredChunk.from_chroma(i, d, m), 1.0 - float(dist))
-            for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
-        ]
+        return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0])]
 
     def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         if not ids:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any
 
+import numpy as np
+
 from index.embeddings import Embedder
 from index.keyword import KeywordIndex
 from index.store import ChromaStore, StoredChunk
@@ -22,6 +24,7 @@ class Retrieved:
     passages: list[Passage]
     chunks: list[StoredChunk]
     best_similarity: float
+    query_vector: np.ndarray
 
     @property
     def relevant(self) -> bool:
@@ -75,14 +78,16 @@ class Retriever:
         filters = filters or Filters()
         window = _Window.of(filters, as_of)
         wanted = top_k * _CANDIDATES_PER_PASSAGE
-        dense = self.store.query(self.embedder.embed_query(query), wanted, _where(filters, window))
-        sparse = self.keywords.current().search(query, wanted, keep=lambda c: _matches(c, filters, window))
+        snapshot = self.keywords.current()
+        vector = self.embedder.embed_query(query)
+        dense = self.store.nearest(vector, wanted, _where(filters, window))
+        sparse = snapshot.search(query, wanted, keep=lambda c: _matches(c, filters, window))
+        chunks = self._resolve([i for i, _ in dense], snapshot.by_id) | {c.id: c for c, _ in sparse}
         best = max((sim for _, sim in dense), default=0.0)
         if best < self.min_relevance:
-            return Retrieved([], [c for c, _ in dense[:top_k]], best)
+            return Retrieved([], [chunks[i] for i, _ in dense[:top_k] if i in chunks], best, vector)
 
-        chunks = {c.id: c for c, _ in dense} | {c.id: c for c, _ in sparse}
-        scores = reciprocal_rank_fusion([[c.id for c, _ in dense], [c.id for c, _ in sparse]], self.rrf_k)
+        scores = reciprocal_rank_fusion([[i for i, _ in dense if i in chunks], [c.id for c, _ in sparse]], self.rrf_k)
         if as_of is not None:
             now = _day_bounds(as_of)[1]
             for chunk_id, chunk in chunks.items():
@@ -92,7 +97,13 @@ class Retriever:
         ranked = sorted(chunks, key=lambda i: -scores[i])
         kept = cap_per_article(ranked, lambda i: chunks[i].article_id, self.max_per_article)[:top_k]
         picked = [chunks[i] for i in kept]
-        return Retrieved([to_passage(n, c, scores[c.id]) for n, c in enumerate(picked, 1)], picked, best)
+        return Retrieved([to_passage(n, c, scores[c.id]) for n, c in enumerate(picked, 1)], picked, best, vector)
+
+    def _resolve(self, ids: list[str], known: dict[str, StoredChunk]) -> dict[str, StoredChunk]:
+        """Chunks by id from the keyword snapshot; ones written since it was taken come from the store."""
+        found = {i: known[i] for i in ids if i in known}
+        missing = [i for i in ids if i not in found]
+        return found | {c.id: c for c in self.store.get_chunks(missing)}
 
 
 def to_passage(n: int, chunk: StoredChunk, score: float) -> Passage:
