@@ -60,15 +60,33 @@ class CitationChecker:
 
     def check(self, answer: str, passages: list[Passage]) -> list[CheckedSentence]:
         claims = _unique(strip_citation_marks(s) for s in split_sentences(answer))
-        sources = source_sentences(passages)
-        if not claims or not sources:
+        if not claims or not any(sentence_spans(p.text) for p in passages):
             return [CheckedSentence(text, 0.0, [], cited) for text, cited in claims]
         claim_vectors = self.embedder.embed([text for text, _ in claims])
-        similarity = claim_vectors @ self._source_vectors(passages).T
-        return [self._check_one(text, cited, similarity[i], sources) for i, (text, cited) in enumerate(claims)]
+        checked: list[CheckedSentence | None] = [None] * len(claims)
+        # Most claims are supported by the passage the model cited: try those
+        # passages first, and embed the other passages' sentences only for
+        # claims they leave unsupported (same result, a fraction of the work).
+        cited = [p for p in passages if any(p.n in c for _, c in claims)]
+        for candidates, final in ((cited, False), (passages, True)):
+            todo = [i for i, c in enumerate(checked) if c is None]
+            if not todo or not candidates:
+                continue
+            sources = source_sentences(candidates)
+            similarity = claim_vectors[todo] @ self._source_vectors(candidates).T
+            for row, i in enumerate(todo):
+                result = self._check_one(*claims[i], similarity[row], sources)
+                if final or _from_own_citation(result, self.threshold):
+                    checked[i] = result
+        return checked
 
     def _source_vectors(self, passages: list[Passage]) -> np.ndarray:
-        """Sentence vectors of the passages, in ``source_sentences`` order.
+        """Sentence vectors of the passages, in ``source_sentences`` order."""
+        blocks = self.sentence_vectors(passages)
+        return np.concatenate(blocks) if blocks else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+    def sentence_vectors(self, passages: list[Passage]) -> list[np.ndarray]:
+        """Vectors of each passage's sentences (``sentence_spans`` order).
 
         Popular passages come back question after question, so their sentence
         vectors are kept (keyed by chunk id and text) instead of re-embedded.
@@ -77,12 +95,12 @@ class CitationChecker:
         """
         keys = [(p.chunk_id, p.text) for p in passages]
         with self._cache_lock:
-            missing = [(k, p) for k, p in zip(keys, passages) if k not in self._cache]
+            missing = {k: p for k, p in zip(keys, passages) if k not in self._cache}
             if missing:
-                texts = [[p.text[s:e] for s, e in sentence_spans(p.text)] for _, p in missing]
+                texts = [[p.text[s:e] for s, e in sentence_spans(p.text)] for p in missing.values()]
                 flat = self.embedder.embed([t for group in texts for t in group])
                 offset = 0
-                for (key, _), group in zip(missing, texts):
+                for key, group in zip(missing, texts):
                     self._cache[key] = flat[offset : offset + len(group)]
                     offset += len(group)
             blocks = [self._cache[k] for k in keys]
@@ -90,7 +108,7 @@ class CitationChecker:
                 self._cache.move_to_end(k)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return np.concatenate(blocks) if blocks else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return blocks
 
     def supports(self, statement: str, quotes: list[str]) -> bool:
         """Do these quotes, together, support the statement? (the eval's checker interface)"""
@@ -119,6 +137,13 @@ class CitationChecker:
             if joint >= self.threshold:
                 return CheckedSentence(text, joint, pair, cited)
         return CheckedSentence(text, scores[best], [], cited)
+
+
+def _from_own_citation(result: CheckedSentence, threshold: float) -> bool:
+    """Supported by one sentence of a passage the claim itself cited: the answer
+    ``_check_one`` gives first, whatever the other passages hold."""
+    return (result.supported(threshold) and len(result.sources) == 1
+            and result.sources[0].passage.n in result.model_cited)
 
 
 def _unique(claims) -> list[tuple[str, list[int]]]:

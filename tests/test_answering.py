@@ -5,8 +5,9 @@ from datetime import date
 from typing import Iterator
 
 from qa_service.answering import Answerer, Question
+from qa_service.citations import CitationChecker
 from qa_service.generation import Usage
-from qa_service.models import Filters
+from qa_service.models import Filters, Passage
 from qa_service.prompting import PromptBuilder, load_template
 
 MOU_TITLE_WORD = "BlackRock"
@@ -162,3 +163,39 @@ def test_injected_instruction_cannot_support_an_answer(fresh_services):
     assert answer.abstained and "Musk" not in answer.answer
     honest = _scripted(fresh_services, "The Pine Island ferry will run every 40 minutes from April.").ask(question)
     assert not honest.abstained and honest.citations[0].quote.startswith("The Pine Island ferry will run")
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.model_id, self.dim = inner, inner.model_id, inner.dim
+        self.texts = 0
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+    def embed_query(self, text):
+        return self.inner.embed_query(text)
+
+
+def _passage(n: int, text: str) -> Passage:
+    return Passage(n=n, chunk_id=f"c{n}", article_id=f"a{n}", title=f"Story {n}", text=text,
+                   start=0, end=len(text), score=1.0)
+
+
+def test_checker_reads_other_passages_only_when_the_cited_one_fails(embedder):
+    counting = CountingEmbedder(embedder)
+    checker = CitationChecker(counting, 0.5)
+    weather = _passage(1, "Heavy rain is expected on Sunday. Coastal roads may flood.")
+    bridge = _passage(2, "Mayor Ana Ruiz opened the Kings Bridge on Friday. Crowds cheered from both banks.")
+
+    right = checker.check("Mayor Ana Ruiz opened the Kings Bridge on Friday [2].", [weather, bridge])
+    assert right[0].sources[0].passage.n == 2 and right[0].supported(0.5)
+    assert counting.texts == 1 + 2  # the claim and the cited passage's two sentences, not the weather
+
+    wrong = checker.check("Heavy rain is expected on Sunday [2].", [weather, bridge])
+    assert wrong[0].sources[0].passage.n == 1 and wrong[0].supported(0.5)
+    # The claim, then the weather passage once the cited (cached) bridge passage failed.
+    assert counting.texts == 3 + 1 + 2
