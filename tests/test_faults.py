@@ -156,10 +156,13 @@ def test_model_server_down_is_503_and_recovers(tmp_path, embedder, demo_articles
     services.ingestor.ingest(demo_articles[:3])
     with llama_server(port, "gemma-fault"):
         base = api_uvicorn(create_app(settings, services))
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
         response, _ = _timed_ask(base)
         assert response.status_code == 200, response.text
         assert response.json()["model"] == "gemma-fault"
 
+    ready = httpx.get(f"{base}/readyz", timeout=30)
+    assert ready.status_code == 503 and ready.json()["checks"]["model_reachable"] is False
     response, took = _timed_ask(base)
     assert response.status_code == 503, response.text
     error = response.json()["error"]
@@ -167,6 +170,7 @@ def test_model_server_down_is_503_and_recovers(tmp_path, embedder, demo_articles
     assert took < FAIL_FAST_S, f"/v1/ask took {took:.1f} s with the model server down"
 
     with llama_server(port, "gemma-fault"):
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
         response, _ = _timed_ask(base)
         assert response.status_code == 200, response.text
 

@@ -22,13 +22,15 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}})
 async def readyz(rt: Runtime = Depends(runtime)) -> JSONResponse:
-    """Ready to answer: models are loaded and the index answers a query. 503 otherwise."""
+    """Ready to answer: models are loaded, the index answers a query and the model
+    (a model server in openai mode) is reachable. 503 otherwise."""
     articles = None
     try:
         articles = await run_in_threadpool(rt.services.store.count_articles)
     except Exception as exc:  # e.g. the Chroma server is down: not ready, not an error of this request
         log.warning("index unreachable: %s", exc)
-    checks = {"models_loaded": rt.warm, "index_reachable": articles is not None}
+    model_reachable = rt.warm and await run_in_threadpool(rt.services.generator.reachable)
+    checks = {"models_loaded": rt.warm, "index_reachable": articles is not None, "model_reachable": model_reachable}
     ready = all(checks.values())
     body = Readiness(ready=ready, checks=checks, articles=articles,
                      queue={"waiting": rt.queue.waiting, "capacity": rt.queue.capacity, "busy": int(rt.queue.busy)})
