@@ -1,8 +1,6 @@
 """Sentence-aware chunking with exact character offsets."""
 from __future__ import annotations
 
-from llama_index.core.node_parser import SentenceSplitter
-
 from index.article import Article, Chunk
 
 
@@ -14,6 +12,10 @@ class Chunker:
     """
 
     def __init__(self, chunk_size: int = 160, chunk_overlap: int = 30) -> None:
+        # Imported here: llama-index takes ~1.5 s to import, and a server that
+        # only answers questions never chunks.
+        from llama_index.core.node_parser import SentenceSplitter
+
         self._splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
 
     def chunk(self, article: Article) -> list[Chunk]:
