@@ -59,9 +59,21 @@ def bench_ask(settings: Settings, like: Services, n_questions: int) -> dict:
     }
 
 
+class _RecordingGenerator:
+    """Passes prompts through to our generator and keeps the last one for the raw side."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.prompt = inner, inner.name, ""
+
+    def stream(self, prompt, max_tokens, stop, usage=None):
+        self.prompt = prompt
+        return self.inner.stream(prompt, max_tokens, stop, usage)
+
+
 def _ask(services: Services, item: GoldItem) -> dict:
     """Our answer path, streamed; time to first token is measured from the question."""
     question = Question(item.question, services.settings.top_k, None, item.as_of)
+    recorder = services.answerer.generator = _RecordingGenerator(services.generator)
     started = time.perf_counter()
     first_token_ms = None
     passages = []
@@ -79,7 +91,8 @@ def _ask(services: Services, item: GoldItem) -> dict:
         # What our layer adds around the model: retrieval, prompt building, verification.
         "overhead_ms": round(t["total"] - t["generate"], 1),
         "tokens": usage.tokens, "tokens_per_s": _rate(usage.tokens, t["generate"], usage.first_token_ms),
-        "prompt": services.answerer.prompts.build(item.question, passages),
+        # Abstaining before generation sends no prompt; the raw side still completes one.
+        "prompt": recorder.prompt or services.answerer.prompts.build(item.question, passages),
     }
 
 

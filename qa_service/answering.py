@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Iterator, Union
 
+from index.sentences import split_sentences
 from qa_service.citations import CheckedSentence, CitationChecker
+from qa_service.focus import focus
 from qa_service.generation import Generator, Usage
+from qa_service.injection import is_instruction_like
 from qa_service.models import Answer, AnswerSentence, Citation, Filters, Passage
 from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder
-from qa_service.retrieval import Retriever, to_passage
+from qa_service.retrieval import Retrieved, Retriever, to_passage
 
 ABSTAIN_MESSAGE = "The indexed articles do not answer this question."
 
@@ -46,13 +49,15 @@ class Answerer:
     """The one code path for CLI, HTTP and evals."""
 
     def __init__(self, retriever: Retriever, prompts: PromptBuilder, generator: Generator,
-                 checker: CitationChecker, *, max_tokens: int = 96, flag_unsupported: bool = False) -> None:
+                 checker: CitationChecker, *, max_tokens: int = 96, flag_unsupported: bool = False,
+                 prompt_words: int = 0) -> None:
         self.retriever = retriever
         self.prompts = prompts
         self.generator = generator
         self.checker = checker
         self.max_tokens = max_tokens
         self.flag_unsupported = flag_unsupported
+        self.prompt_words = prompt_words
         generator.prime(prompts.prefix)
 
     def ask(self, question: Question) -> Answer:
@@ -74,8 +79,8 @@ class Answerer:
 
         usage = Usage()
         pieces: list[str] = []
-        for piece in self.generator.stream(self.prompts.build(question.text, found.passages),
-                                           self.max_tokens, STOP, usage):
+        prompt = self.prompts.build(question.text, found.passages, self._shown(found))
+        for piece in self.generator.stream(prompt, self.max_tokens, STOP, usage):
             pieces.append(piece)
             yield TokenEvent(piece)
         clock.lap("generate")
@@ -88,6 +93,19 @@ class Answerer:
             yield AnswerEvent(self._abstain(question, found.passages, clock), usage)
             return
         yield AnswerEvent(self._compose(question, kept, found.passages, clock), usage)
+
+    def _shown(self, found: Retrieved) -> list[list[str]] | None:
+        """The passage sentences the model reads: all, or the closest to the question within
+        ``prompt_words`` (0 = all). Their vectors are the checker's, so verifying costs no more."""
+        if not self.prompt_words:
+            return None
+        sentences, scores = [], []
+        for passage, vectors in zip(found.passages, self.checker.sentence_vectors(found.passages)):
+            texts = split_sentences(passage.text)
+            readable = [j for j, text in enumerate(texts) if not is_instruction_like(text)]
+            sentences.append([texts[j] for j in readable])
+            scores.append(vectors[readable] @ found.query_vector)
+        return focus(sentences, scores, self.prompt_words)
 
     def _compose(self, question: Question, checked: list[CheckedSentence],
                  passages: list[Passage], clock: "_Clock") -> Answer:

@@ -36,19 +36,25 @@ class PromptBuilder:
         """The fixed part before the passages: the same for every question, so worth caching."""
         return self.template.split("{passages}", 1)[0]
 
-    def build(self, question: str, passages: list[Passage]) -> str:
+    def build(self, question: str, passages: list[Passage], shown: list[list[str]] | None = None) -> str:
+        """The prompt; ``shown`` holds the sentences of each passage to include (default: all)."""
         # str.replace, not str.format: article text may contain braces.
-        return self.template.replace("{passages}", format_passages(passages)).replace(
+        return self.template.replace("{passages}", format_passages(passages, shown)).replace(
             "{question}", " ".join(question.split())
         )
 
 
-def format_passages(passages: list[Passage]) -> str:
+def readable_sentences(passage: Passage) -> list[str]:
+    """The sentences of a passage the model may read: sentences addressed to
+    the model are not news, so it never sees them."""
+    return [s for s in split_sentences(passage.text) if not is_instruction_like(s)]
+
+
+def format_passages(passages: list[Passage], shown: list[list[str]] | None = None) -> str:
     """``[n] Title (YYYY-MM-DD)`` then the text on one line: the layout the template's examples use."""
+    shown = shown if shown is not None else [readable_sentences(p) for p in passages]
     blocks = []
-    for p in passages:
+    for p, sentences in zip(passages, shown):
         date = f" ({p.published_at[:10]})" if p.published_at else ""
-        # Sentences addressed to the model are not news; the model never sees them.
-        text = " ".join(s for s in split_sentences(p.text) if not is_instruction_like(s))
-        blocks.append(f"[{p.n}] {p.title}{date}\n{' '.join(text.split())}")
+        blocks.append(f"[{p.n}] {p.title}{date}\n{' '.join(' '.join(sentences).split())}")
     return "\n".join(blocks)

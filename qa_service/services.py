@@ -79,4 +79,5 @@ class Services:
         return Answerer(
             self.retriever, PromptBuilder(load_template("answer.txt")), self.generator, self.checker,
             max_tokens=self.settings.max_answer_tokens, flag_unsupported=self.settings.unsupported == "flag",
+            prompt_words=self.settings.prompt_words,
         )
