@@ -66,8 +66,8 @@ class LlamaCppGenerator:
         do not depend on which question came before (reusing whatever the
         previous prompt left gave near-tie tokens that differed with the
         question order). Rewinding is free; ``save_state``/``load_state``
-        cost ~1 s per prompt here, as they copy the logits of every prefix
-        token (a 262k-word vocabulary).
+        cost ~0.8 s per prompt here (measured), as they copy the logits of
+        every prefix token: 364 tokens x 262k vocabulary x 4 bytes = 380 MB.
         """
         with self._lock:
             self._prefix = prefix

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     llm_threads: int = 2
     max_answer_tokens: int = 96
     prompt_words: int = Field(
-        150, ge=0, description="passage words the model reads: each passage's sentence closest to "
+        0, ge=0, description="passage words the model reads: each passage's sentence closest to "
         "the question, then the next closest while the budget lasts (0 = whole passages)")
     llm_timeout_s: float = 60.0
     llm_retries: int = 2
