@@ -9,25 +9,31 @@ import numpy as np
 from index.store import StoredChunk
 
 
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased words without English stopwords: the same for chunks and queries."""
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", return_ids=False, show_progress=False)
+
+
 class BM25Index:
     """An immutable BM25 index over a snapshot of chunks."""
 
-    def __init__(self, chunks: Sequence[StoredChunk]) -> None:
+    def __init__(self, chunks: Sequence[StoredChunk], previous: "BM25Index | None" = None) -> None:
         import bm25s
 
-        self._bm25s = bm25s
         self.chunks = list(chunks)
         self.by_id = {c.id: c for c in self.chunks}
+        self.tokens = _tokens_reusing(self.chunks, previous)
         self._retriever = bm25s.BM25()
         if self.chunks:
-            tokens = bm25s.tokenize([c.text for c in self.chunks], stopwords="en", show_progress=False)
-            self._retriever.index(tokens, show_progress=False)
+            self._retriever.index(self.tokens, show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for ``query`` (aligned with ``self.chunks``)."""
         if not self.chunks:
             return np.zeros(0, dtype=np.float32)
-        tokens = self._bm25s.tokenize([query], stopwords="en", return_ids=False, show_progress=False)[0]
+        tokens = tokenize([query])[0]
         if not tokens:
             return np.zeros(len(self.chunks), dtype=np.float32)
         return self._retriever.get_scores(tokens)
@@ -59,6 +65,22 @@ class BM25Index:
         return hits
 
 
+def _tokens_reusing(chunks: list[StoredChunk], previous: BM25Index | None) -> list[list[str]]:
+    """Tokens of every chunk, copied from ``previous`` for chunks whose text is unchanged.
+
+    Tokenizing is a third of a rebuild (1.3 s of 3.8 s at 20k chunks here),
+    and after a write almost every chunk is one the previous snapshot had.
+    """
+    known = {c.id: (c.text, t) for c, t in zip(previous.chunks, previous.tokens)} if previous else {}
+    tokens: list[list[str] | None] = [
+        known[c.id][1] if c.id in known and known[c.id][0] == c.text else None for c in chunks
+    ]
+    todo = [i for i, t in enumerate(tokens) if t is None]
+    for i, fresh in zip(todo, tokenize([chunks[i].text for i in todo])):
+        tokens[i] = fresh
+    return tokens
+
+
 class KeywordIndex:
     """Keeps a BM25Index in step with the chunk store.
 
@@ -78,6 +100,6 @@ class KeywordIndex:
         generation = self._generation()
         with self._lock:
             if self._index is None or generation != self._built_for:
-                self._index = BM25Index(list(self._load()))
+                self._index = BM25Index(list(self._load()), previous=self._index)
                 self._built_for = generation
             return self._index
