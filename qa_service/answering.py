@@ -10,9 +10,8 @@ from index.sentences import split_sentences
 from qa_service.citations import CheckedSentence, CitationChecker
 from qa_service.focus import focus
 from qa_service.generation import Generator, Usage
-from qa_service.injection import is_instruction_like
 from qa_service.models import Answer, AnswerSentence, Citation, Filters, Passage
-from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder
+from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, readable_indexes
 from qa_service.retrieval import Retrieved, Retriever, to_passage
 
 ABSTAIN_MESSAGE = "The indexed articles do not answer this question."
@@ -102,7 +101,7 @@ class Answerer:
         sentences, scores = [], []
         for passage, vectors in zip(found.passages, self.checker.sentence_vectors(found.passages)):
             texts = split_sentences(passage.text)
-            readable = [j for j, text in enumerate(texts) if not is_instruction_like(text)]
+            readable = readable_indexes(texts)
             sentences.append([texts[j] for j in readable])
             scores.append(vectors[readable] @ found.query_vector)
         return focus(sentences, scores, self.prompt_words)

@@ -44,15 +44,20 @@ class PromptBuilder:
         )
 
 
-def readable_sentences(passage: Passage) -> list[str]:
-    """The sentences of a passage the model may read: sentences addressed to
-    the model are not news, so it never sees them."""
-    return [s for s in split_sentences(passage.text) if not is_instruction_like(s)]
+def readable_indexes(sentences: list[str]) -> list[int]:
+    """Which sentences the model may read: sentences addressed to the model
+    are not news, so it never sees them."""
+    return [j for j, sentence in enumerate(sentences) if not is_instruction_like(sentence)]
+
+
+def _readable_sentences(passage: Passage) -> list[str]:
+    sentences = split_sentences(passage.text)
+    return [sentences[j] for j in readable_indexes(sentences)]
 
 
 def format_passages(passages: list[Passage], shown: list[list[str]] | None = None) -> str:
     """``[n] Title (YYYY-MM-DD)`` then the text on one line: the layout the template's examples use."""
-    shown = shown if shown is not None else [readable_sentences(p) for p in passages]
+    shown = shown if shown is not None else [_readable_sentences(p) for p in passages]
     blocks = []
     for p, sentences in zip(passages, shown):
         date = f" ({p.published_at[:10]})" if p.published_at else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterator
 
+from index.sentences import split_sentences
 from qa_service.answering import Answerer, Question
 from qa_service.citations import CitationChecker
 from qa_service.generation import Usage
@@ -64,20 +65,22 @@ class ScriptedGenerator:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.prompts: list[str] = []
 
     def prime(self, prefix: str) -> None:
         pass
 
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
+        self.prompts.append(prompt)
         for word in self.text.split(" "):
             if usage is not None:
                 usage.tokens += 1
             yield word + " "
 
 
-def _scripted(services, text: str) -> Answerer:
+def _scripted(services, text: str, prompt_words: int = 0) -> Answerer:
     return Answerer(services.retriever, PromptBuilder(load_template("answer.txt")), ScriptedGenerator(text),
-                    services.checker)
+                    services.checker, prompt_words=prompt_words)
 
 
 def test_invented_sentence_is_dropped(demo_services):
@@ -199,3 +202,18 @@ def test_checker_reads_other_passages_only_when_the_cited_one_fails(embedder):
     assert wrong[0].sources[0].passage.n == 1 and wrong[0].supported(0.5)
     # The claim, then the weather passage once the cited (cached) bridge passage failed.
     assert counting.texts == 3 + 1 + 2
+
+
+def test_prompt_words_show_each_passage_its_closest_sentences(demo_services):
+    question = Question("Who did President Lee Jae Myung meet in New York on Sept. 22, 2025?", 5)
+    whole, focused = (_scripted(demo_services, "Larry Fink [1].", words) for words in (0, 40))
+    answer = whole.ask(question)
+    focused.ask(question)
+    full_prompt, short_prompt = whole.generator.prompts[0], focused.generator.prompts[0]
+    assert len(short_prompt) < len(full_prompt)
+    passages = {p.n: p for p in answer.passages}
+    shown = short_prompt.split("\n\n")[-1].splitlines()[:-2]  # the passage block, without question and answer slot
+    assert len(shown) == 2 * len(passages)  # every passage keeps a title line and at least one sentence
+    for n, (title, text) in enumerate(zip(shown[::2], shown[1::2]), 1):
+        assert title.startswith(f"[{n}] ") and text
+        assert all(sentence in passages[n].text for sentence in split_sentences(text)), text
