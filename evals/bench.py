@@ -189,7 +189,7 @@ def _search_rows(search: dict) -> list[tuple[str, ...]]:
 
 
 def _ask_rows(ask: dict) -> list[tuple[str, ...]]:
-    o, r, f = ask["ours_ms"], ask["raw_ms"], ask["focused"]
+    o, r = ask["ours_ms"], ask["raw_ms"]
     return [
         ("ask", f"{ask['questions']} questions: total p50 / p95 ms",
          f"{_fmt(o['total_ms']['p50'])} / {_fmt(o['total_ms']['p95'])}",
@@ -199,8 +199,6 @@ def _ask_rows(ask: dict) -> list[tuple[str, ...]]:
         ("", "retrieve / verify p50 ms", f"{_fmt(o['retrieve_ms']['p50'])} / {_fmt(o['verify_ms']['p50'])}", "", ""),
         ("", "added around the model (total - generate) p50 ms", _fmt(o["overhead_ms"]["p50"]), "", ""),
         ("", "prompt tokens (mean)", _fmt(ask["prompt_tokens_mean"]), "", ""),
-        ("", f"QA_PROMPT_WORDS={f['prompt_words']}: total / first token p50 ms; prompt tokens",
-         f"{_fmt(f['total_ms']['p50'])} / {_fmt(f['first_token_ms']['p50'])}; {_fmt(f['prompt_tokens_mean'])}", "", ""),
     ]
 
 

@@ -9,7 +9,6 @@ from evals.gold import GoldItem, load_gold
 from evals.runner import temporary_services
 from index.loaders import load_paths
 from qa_service.answering import AnswerEvent, PassagesEvent, Question, TokenEvent
-from qa_service.citations import CitationChecker
 from qa_service.cli import demo_corpus_path
 from qa_service.prompting import STOP
 from qa_service.services import Services
@@ -38,7 +37,6 @@ def bench_ask(settings: Settings, like: Services, n_questions: int) -> dict:
             for item in items:
                 ours = _ask(services, item)
                 rows.append({**ours, **_complete(raw, ours.pop("prompt"), services.answerer.max_tokens)})
-            focused = _focused_variant(services, items)
     finally:
         raw.close()
     measured = rows[1:]
@@ -58,29 +56,6 @@ def bench_ask(settings: Settings, like: Services, n_questions: int) -> dict:
         "raw_tokens_mean": round(sum(r["raw_tokens"] for r in measured) / len(measured), 1),
         # Sum over the questions: long answers weigh more, as they do for a user.
         "ratio": ratio(totals["total_ms"], totals["raw_ms"]),
-        "focused": focused,
-    }
-
-
-FOCUSED_WORDS = 150
-
-
-def _focused_variant(services: Services, items: list[GoldItem]) -> dict:
-    """The same questions with QA_PROMPT_WORDS=FOCUSED_WORDS: the model reads only the
-    passage sentences closest to the question (faster; see the README for its quality)."""
-    answerer = services.answerer
-    default_words, default_checker = answerer.prompt_words, answerer.checker
-    # A fresh checker: choosing sentences embeds them, and they must not come from the first pass's cache.
-    answerer.prompt_words, answerer.checker = FOCUSED_WORDS, CitationChecker(services.embedder, default_checker.threshold)
-    try:
-        rows = [_ask(services, item) for item in items][1:]
-    finally:
-        answerer.prompt_words, answerer.checker = default_words, default_checker
-    return {
-        "prompt_words": FOCUSED_WORDS,
-        "total_ms": spread([r["total_ms"] for r in rows]),
-        "first_token_ms": spread([r["first_token_ms"] for r in rows if r["first_token_ms"] is not None]),
-        "prompt_tokens_mean": round(sum(services.generator.count_tokens(r["prompt"]) for r in rows) / len(rows)),
     }
 
 

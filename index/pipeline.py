@@ -8,7 +8,7 @@ from index.article import Article, Chunk
 from index.chunking import Chunker
 from index.embeddings import Embedder
 from index.loaders import LoadFailure
-from index.store import ArticleWrite, ChromaStore
+from index.store import ArticleWrite, ChromaStore, chunk_sentences
 
 # Articles are looked up, embedded and written in groups: every Chroma call
 # costs ~30 ms whatever its size, and the encoder pads less when it can sort
@@ -70,11 +70,19 @@ class Ingestor:
     def _write(self, pending, report: IngestReport, on_article) -> None:
         if not pending:
             return
-        vectors = self.embedder.embed([c.text for _, chunks, _ in pending for c in chunks])
+        chunks_all = [c for _, chunks, _ in pending for c in chunks]
+        sentences = [chunk_sentences(c.text) for c in chunks_all]
+        # One encode call for chunks and their sentences: the encoder sorts them all by length.
+        vectors = self.embedder.embed([c.text for c in chunks_all] + [t for group in sentences for t in group])
+        chunk_vectors, sentence_vectors = vectors[: len(chunks_all)], vectors[len(chunks_all):]
+        per_chunk, offset = [], 0
+        for group in sentences:
+            per_chunk.append(sentence_vectors[offset : offset + len(group)])
+            offset += len(group)
         writes, offset = [], 0
         for article, chunks, old in pending:
-            writes.append(ArticleWrite(article, chunks, vectors[offset : offset + len(chunks)],
-                                       old["chunks"] if old else 0))
+            writes.append(ArticleWrite(article, chunks, chunk_vectors[offset : offset + len(chunks)],
+                                       old["chunks"] if old else 0, per_chunk[offset : offset + len(chunks)]))
             offset += len(chunks)
         self.store.write_articles(writes)
         for article, chunks, old in pending:

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from index.article import Article, Chunk
+from index.sentences import sentence_spans
 
 _GENERATION_ID = "__generation__"
 # Chroma requires a vector for every record; article records are looked up by
@@ -56,12 +57,29 @@ class StoredChunk:
 
 @dataclass(frozen=True)
 class ArticleWrite:
-    """One article to (re)write; ``previous_chunks`` is how many chunks its old version had."""
+    """One article to (re)write; ``previous_chunks`` is how many chunks its old version had.
+
+    ``sentence_vectors[i]`` holds the vectors of ``chunk_sentences(chunks[i].text)``.
+    """
 
     article: Article
     chunks: Sequence[Chunk]
     vectors: np.ndarray
     previous_chunks: int = 0
+    sentence_vectors: Sequence[np.ndarray] = ()
+
+
+def chunk_sentences(text: str) -> list[str]:
+    """The sentences of a chunk whose vectors are stored, in order (``sentence_id`` numbers them)."""
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def sentence_id(chunk_id: str, i: int) -> str:
+    return f"{chunk_id}/{i}"
+
+
+def chunk_of_sentence(sentence_id_: str) -> str:
+    return sentence_id_.rsplit("/", 1)[0]
 
 
 def _new_generation() -> dict[str, Any]:
@@ -106,6 +124,12 @@ class ChromaStore:
         )
         self._check_model()
         self.articles = client.get_or_create_collection(f"{name}__articles")
+        # Sentence vectors, computed once at ingest: evidence ranking, sentence-level
+        # retrieval and the checker read them instead of re-embedding per question.
+        self.sentences = client.get_or_create_collection(
+            f"{name}__sentences",
+            configuration={"hnsw": {"space": "cosine", "ef_search": search_ef, "ef_construction": 200}},
+        )
         self._max_batch = min(client.get_max_batch_size(), 4096)
 
     def _check_model(self) -> None:
@@ -180,6 +204,21 @@ class ChromaStore:
         stale = [f"{w.article.id}:{n}" for w in writes for n in range(w.previous_chunks)]
         for ids in _batches(stale, self._max_batch):
             self.chunks.delete(ids=ids)
+        replaced = [w.article.id for w in writes if w.previous_chunks]
+        if replaced:  # a metadata scan, but only for articles that changed
+            self.sentences.delete(where={"article_id": {"$in": replaced}})
+        sentence_rows = [
+            (w.article, sentence_id(c.id, i), text, vector)
+            for w in writes for c, vectors in zip(w.chunks, w.sentence_vectors)
+            for i, (text, vector) in enumerate(zip(chunk_sentences(c.text), vectors))
+        ]
+        for batch in _batches(sentence_rows, self._max_batch):
+            self.sentences.upsert(
+                ids=[i for _, i, _, _ in batch], embeddings=[v.tolist() for _, _, _, v in batch],
+                documents=[t for _, _, t, _ in batch],
+                metadatas=[_without_none({"article_id": a.id, "source": a.source, "published_ts": a.timestamp})
+                           for a, _, _, _ in batch],
+            )
         rows = [(w.article, c, v) for w in writes for c, v in zip(w.chunks, w.vectors)]
         for batch in _batches(rows, self._max_batch):
             self.chunks.upsert(
@@ -217,6 +256,7 @@ class ChromaStore:
         """Remove the article and all its chunks; False when it was not there."""
         existed = self.article_record(article_id) is not None
         self.chunks.delete(where={"article_id": article_id})
+        self.sentences.delete(where={"article_id": article_id})
         if existed:
             self.articles.delete(ids=[article_id])
             self._bump_generation()
@@ -242,6 +282,20 @@ class ChromaStore:
             query_embeddings=[vector.tolist()], n_results=n, where=where or None, include=["distances"],
         )
         return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0])]
+
+    def nearest_sentences(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """Ids of the nearest sentences (``sentence_id`` form) with their cosine similarity, best first."""
+        got = self.sentences.query(
+            query_embeddings=[vector.tolist()], n_results=n, where=where or None, include=["distances"],
+        )
+        return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0])]
+
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by id (ids not stored are left out)."""
+        if not ids:
+            return {}
+        got = self.sentences.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
     def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         if not ids:

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Iterator, Union
 
-from index.sentences import split_sentences
 from qa_service.citations import CheckedSentence, CitationChecker
-from qa_service.focus import focus
+from qa_service.evidence import Evidence, rank_evidence
 from qa_service.generation import Generator, Usage
 from qa_service.models import Answer, AnswerSentence, Citation, Filters, Passage
-from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, readable_indexes
-from qa_service.retrieval import Retrieved, Retriever, to_passage
+from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder
+from qa_service.questions import QuestionProfile, names_in, profile
+from qa_service.retrieval import Retriever, to_passage
 
 ABSTAIN_MESSAGE = "The indexed articles do not answer this question."
 
@@ -45,11 +45,18 @@ Event = Union[PassagesEvent, TokenEvent, AnswerEvent]
 
 
 class Answerer:
-    """The one code path for CLI, HTTP and evals."""
+    """The one code path for CLI, HTTP and evals.
+
+    Extractive first: the evidence sentences that answer the question are
+    found before the model runs; the model condenses them, its draft is kept
+    only where verification passes, and otherwise the best answering
+    sentence(s) are the answer, quoted. No answering sentence: abstain.
+    """
 
     def __init__(self, retriever: Retriever, prompts: PromptBuilder, generator: Generator,
                  checker: CitationChecker, *, max_tokens: int = 96, flag_unsupported: bool = False,
-                 prompt_words: int = 0) -> None:
+                 prompt_words: int = 60, list_sentences: int = 3, condense: bool = True,
+                 extractive_fallback: bool = True) -> None:
         self.retriever = retriever
         self.prompts = prompts
         self.generator = generator
@@ -57,6 +64,9 @@ class Answerer:
         self.max_tokens = max_tokens
         self.flag_unsupported = flag_unsupported
         self.prompt_words = prompt_words
+        self.list_sentences = list_sentences
+        self.condense = condense
+        self.extractive_fallback = extractive_fallback
         generator.prime(prompts.prefix)
 
     def ask(self, question: Question) -> Answer:
@@ -76,35 +86,38 @@ class Answerer:
             return
         yield PassagesEvent(found.passages)
 
-        usage = Usage()
-        pieces: list[str] = []
-        prompt = self.prompts.build(question.text, found.passages, self._shown(found))
-        for piece in self.generator.stream(prompt, self.max_tokens, STOP, usage):
-            pieces.append(piece)
-            yield TokenEvent(piece)
-        clock.lap("generate")
-        draft = "".join(pieces).strip()
+        q = profile(question.text)
+        evidence = rank_evidence(q, found.passages, self.checker.sentence_vectors(found.passages), found.query_vector)
+        answering = [e for e in evidence if e.answers]
+        if not answering:
+            clock.lap("verify")
+            yield AnswerEvent(self._abstain(question, found.passages, clock), Usage())
+            return
 
-        checked = [] if draft.startswith(NOT_IN_ARTICLES) else self.checker.check(draft, found.passages)
+        usage = Usage()
+        checked: list[CheckedSentence] = []
+        if self.condense:
+            shown = best_within(answering, self.prompt_words)
+            prompt = self.prompts.build(question.text, found.passages, by_passage(found.passages, shown))
+            pieces: list[str] = []
+            for piece in self.generator.stream(prompt, self.max_tokens, STOP, usage):
+                pieces.append(piece)
+                yield TokenEvent(piece)
+            clock.lap("generate")
+            draft = "".join(pieces).strip()
+            checked = [] if draft.startswith(NOT_IN_ARTICLES) else self.checker.check(draft, q, shown)
         clock.lap("verify")
-        kept = [s for s in checked if self.flag_unsupported or s.supported(self.checker.threshold)]
-        if not any(s.supported(self.checker.threshold) for s in kept):
+        kept = [s for s in checked if s.supported]
+        if not kept and (self.extractive_fallback or not self.condense):
+            kept = extract(answering[:1])
+        if kept and q.wants_list:
+            kept += extract(more_names(kept, evidence, q, self.list_sentences))
+        if self.flag_unsupported:
+            kept += [s for s in checked if not s.supported]
+        if not any(s.supported for s in kept):
             yield AnswerEvent(self._abstain(question, found.passages, clock), usage)
             return
         yield AnswerEvent(self._compose(question, kept, found.passages, clock), usage)
-
-    def _shown(self, found: Retrieved) -> list[list[str]] | None:
-        """The passage sentences the model reads: all, or the closest to the question within
-        ``prompt_words`` (0 = all). Their vectors are the checker's, so verifying costs no more."""
-        if not self.prompt_words:
-            return None
-        sentences, scores = [], []
-        for passage, vectors in zip(found.passages, self.checker.sentence_vectors(found.passages)):
-            texts = split_sentences(passage.text)
-            readable = readable_indexes(texts)
-            sentences.append([texts[j] for j in readable])
-            scores.append(vectors[readable] @ found.query_vector)
-        return focus(sentences, scores, self.prompt_words)
 
     def _compose(self, question: Question, checked: list[CheckedSentence],
                  passages: list[Passage], clock: "_Clock") -> Answer:
@@ -114,14 +127,13 @@ class Answerer:
         for sentence in checked:
             cited = []
             for source in sentence.sources:
-                key = (source.passage.article_id, source.start)
+                key = (source.passage.article_id, source.sentence.start)
                 if key not in numbers:
                     numbers[key] = len(citations) + 1
                     citations.append(_citation(numbers[key], source, sentence.support))
                 cited.append(numbers[key])
-            flagged = not sentence.supported(self.checker.threshold)
             sentences.append(AnswerSentence(text=sentence.text, citations=cited,
-                                            support=sentence.support, flagged=flagged))
+                                            support=sentence.support, flagged=not sentence.supported))
         text = " ".join(_with_marks(s) for s in sentences)
         return Answer(question=question.text, answer=text, abstained=False, sentences=sentences,
                       citations=citations, passages=passages, timings_ms=clock.total(),
@@ -132,6 +144,70 @@ class Answerer:
                       citations=[], passages=passages, timings_ms=clock.total(), model=self.generator.name)
 
 
+def extract(evidence: list[Evidence]) -> list[CheckedSentence]:
+    """Evidence sentences as answer sentences, each quoting itself."""
+    return [CheckedSentence(e.text, 1.0, [e], [e.passage.n], supported=True) for e in evidence]
+
+
+def more_names(kept: list[CheckedSentence], evidence: list[Evidence], q: QuestionProfile,
+               limit: int) -> list[Evidence]:
+    """Sentences naming more people in the asked role, for list questions ("who attended").
+
+    Candidates come from the stories the answer already quotes (the question
+    is about that event, not every meeting in the index): sentences that
+    state the whole predicate, and the sentence just before a quoted one when
+    it states part of it, since "joined at the meeting" names only some of
+    those the previous sentence introduced ("Lee sat down with Fink").
+    """
+    quoted = [e for s in kept for e in s.sources]
+    articles = {e.passage.article_id for e in quoted}
+    before = {_previous(e, evidence) for e in quoted} - {None}
+    named = {n for s in kept for n in names_in(s.text)} | {t.lower() for t in q.topic}
+    seen = {(e.passage.article_id, e.sentence.start) for e in quoted}
+    extra = []
+    for e in evidence:
+        key = (e.passage.article_id, e.sentence.start)
+        if e.passage.article_id not in articles or key in seen or len(kept) + len(extra) >= limit:
+            continue
+        if (e.answers or (key in before and e.predicate >= 0.5)) and names_in(e.text) - named:
+            extra.append(e)
+            named |= names_in(e.text)
+            seen.add(key)
+    return sorted(extra, key=lambda e: e.sentence.start)
+
+
+def _previous(e: Evidence, evidence: list[Evidence]) -> tuple[str, int] | None:
+    """The key of the sentence just before ``e`` in its article, if it is among the evidence."""
+    earlier = [x for x in evidence if x.passage.article_id == e.passage.article_id and x.sentence.end <= e.sentence.start]
+    if not earlier:
+        return None
+    last = max(earlier, key=lambda x: x.sentence.end)
+    return last.passage.article_id, last.sentence.start
+
+
+def best_within(evidence: list[Evidence], budget_words: int) -> list[Evidence]:
+    """The best evidence while ``budget_words`` lasts (at least one sentence).
+
+    This is what the model reads and what its draft may cite: it only
+    chooses among, and condenses, the sentences that answer best. Prompt
+    processing is most of an answer's time on a CPU, and a small model mixes
+    facts of sentences beside the point.
+    """
+    chosen, used = [], 0
+    for e in evidence:
+        cost = len(e.text.split())
+        if not chosen or used + cost <= budget_words:
+            chosen.append(e)
+            used += cost
+    return chosen
+
+
+def by_passage(passages: list[Passage], evidence: list[Evidence]) -> list[list[str]]:
+    """Each passage's sentences among ``evidence``, in text order (the prompt's layout)."""
+    keys = {(e.passage.n, e.sentence.start) for e in evidence}
+    return [[s.text for s in p.sentences if (p.n, s.start) in keys] for p in passages]
+
+
 def _with_marks(sentence: AnswerSentence) -> str:
     marks = "".join(f"[{n}]" for n in sentence.citations)
     if not marks:
@@ -140,11 +216,11 @@ def _with_marks(sentence: AnswerSentence) -> str:
     return f"{body} {marks}{end}"
 
 
-def _citation(n: int, source, score: float) -> Citation:
+def _citation(n: int, source: Evidence, score: float) -> Citation:
     p = source.passage
     return Citation(n=n, passage=p.n, article_id=p.article_id, title=p.title, url=p.url,
-                    published_at=p.published_at, quote=source.text, start=source.start,
-                    end=source.end, score=score)
+                    published_at=p.published_at, quote=source.text, start=source.sentence.start,
+                    end=source.sentence.end, score=score)
 
 
 class _Clock:

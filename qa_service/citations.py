@@ -1,106 +1,144 @@
-"""Check each answer sentence against the retrieved passages and attach quotes."""
+"""Check each answer sentence against the evidence sentences, with the question.
+
+A claim is supported by one evidence sentence (or two, for a claim that joins
+facts from two sentences, such as a list of names) when:
+- every name, number and content word of the claim is stated by those
+  sentences or by the question (so "Lee Jae Myung, the president of Korea's
+  central bank" fails on a sentence that never says "central bank");
+- those sentences state the question's predicate (a bare name list cannot
+  borrow support from a sentence that says nothing of signing);
+- the claim adds what was asked and the question did not say (no tautologies);
+- a "who" claim does not drop one of two people its sentence joins with "and".
+"""
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 
 from index.embeddings import Embedder
-from index.sentences import sentence_spans, split_sentences
-from qa_service.injection import is_instruction_like
+from index.sentences import split_sentences
+from index.store import sentence_id
+from qa_service.evidence import Evidence, required_predicate
 from qa_service.models import Passage
-from qa_service.support import strip_citation_marks, support_score
+from qa_service.questions import QuestionProfile, adds_answer, drops_partner, predicate_coverage
+from qa_service.support import SourceTerms, content_words, key_terms, missing, strip_citation_marks, support_score
 
-
-@dataclass(frozen=True)
-class SourceSentence:
-    """A sentence of a passage, located in its article body."""
-
-    passage: Passage
-    text: str
-    start: int  # offset in the article body
-    end: int
+# Pairs are tried among the evidence sentences closest to the claim only.
+_PAIR_CANDIDATES = 6
 
 
 @dataclass
 class CheckedSentence:
     text: str
     support: float
-    sources: list[SourceSentence] = field(default_factory=list)
+    sources: list[Evidence] = field(default_factory=list)
     model_cited: list[int] = field(default_factory=list)
-
-    def supported(self, threshold: float) -> bool:
-        return self.support >= threshold and bool(self.sources)
+    supported: bool = False
 
 
-def source_sentences(passages: list[Passage]) -> list[SourceSentence]:
-    return [
-        SourceSentence(p, p.text[s:e], p.start + s, p.start + e)
-        for p in passages
-        for s, e in sentence_spans(p.text)
-    ]
+def states(claim: str, sources: SourceTerms, question: SourceTerms | None = None,
+           context: SourceTerms | None = None, acronyms: frozenset[str] = frozenset()) -> bool:
+    """Every name and number of the claim is in the sources, and every other
+    content word in the sources or the question.
+
+    Names must come from the sources themselves: a name the question gave,
+    joined to what a sentence says of someone else, is an invented claim.
+    Only an acronym of the question may be expanded by the passage around the
+    sources ("the MOU" for a sentence that says "the memorandum").
+    """
+    names = key_terms(claim)
+    unnamed = missing(names, sources)
+    if any(not (t in acronyms and context is not None and context.has(t)) for t in unnamed):
+        return False
+    unstated = missing(content_words(claim) - names, sources)
+    return not (missing(unstated, question) if question is not None else unstated)
 
 
 class CitationChecker:
-    """Scores answer sentences against passage sentences (embeddings + overlap).
+    """Verifies answer sentences against evidence and keeps passage sentence vectors."""
 
-    A sentence keeps the passage its author (the model) cited when that passage
-    holds a supporting sentence; otherwise the best supporting sentence anywhere
-    is cited instead, and a sentence no source supports is left unsupported.
-    """
-
-    def __init__(self, embedder: Embedder, threshold: float = 0.5, cache_passages: int = 4096) -> None:
+    def __init__(self, embedder: Embedder, threshold: float = 0.5, cache_passages: int = 4096,
+                 stored: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> None:
         self.embedder = embedder
+        self.stored = stored
         self.threshold = threshold
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_size = cache_passages
         self._cache_lock = threading.Lock()
 
-    def check(self, answer: str, passages: list[Passage]) -> list[CheckedSentence]:
+    def check(self, answer: str, q: QuestionProfile, evidence: Sequence[Evidence]) -> list[CheckedSentence]:
         claims = _unique(strip_citation_marks(s) for s in split_sentences(answer))
-        if not claims or not any(sentence_spans(p.text) for p in passages):
+        if not claims or not evidence:
             return [CheckedSentence(text, 0.0, [], cited) for text, cited in claims]
-        claim_vectors = self.embedder.embed([text for text, _ in claims])
-        checked: list[CheckedSentence | None] = [None] * len(claims)
-        # Most claims are supported by the passage the model cited: try those
-        # passages first, and embed the other passages' sentences only for
-        # claims they leave unsupported (same result, a fraction of the work).
-        cited = [p for p in passages if any(p.n in c for _, c in claims)]
-        for candidates, final in ((cited, False), (passages, True)):
-            todo = [i for i, c in enumerate(checked) if c is None]
-            if not todo or not candidates:
-                continue
-            sources = source_sentences(candidates)
-            similarity = claim_vectors[todo] @ self._source_vectors(candidates).T
-            for row, i in enumerate(todo):
-                result = self._check_one(*claims[i], similarity[row], sources)
-                if final or _from_own_citation(result, self.threshold):
-                    checked[i] = result
-        return checked
+        vectors = self.embedder.embed([text for text, _ in claims])
+        matrix = np.stack([e.vector for e in evidence])
+        return [self._check_one(text, cited, matrix @ vector, q, evidence)
+                for (text, cited), vector in zip(claims, vectors)]
 
-    def _source_vectors(self, passages: list[Passage]) -> np.ndarray:
-        """Sentence vectors of the passages, in ``source_sentences`` order."""
-        blocks = self.sentence_vectors(passages)
-        return np.concatenate(blocks) if blocks else np.zeros((0, self.embedder.dim), dtype=np.float32)
+    def _check_one(self, text: str, cited: list[int], sims: np.ndarray, q: QuestionProfile,
+                   evidence: Sequence[Evidence]) -> CheckedSentence:
+        if not adds_answer(q, text):
+            return CheckedSentence(text, 0.0, [], cited)
+        question, need = SourceTerms([q.text]), required_predicate(q)
+        acronyms = frozenset(t for t in q.topic if t.isupper())
+        order = [int(j) for j in np.argsort(-sims)]
 
-    def sentence_vectors(self, passages: list[Passage]) -> list[np.ndarray]:
-        """Vectors of each passage's sentences (``sentence_spans`` order).
+        def passes(group: list[int]) -> bool:
+            sources = SourceTerms(evidence[j].text for j in group)
+            context = SourceTerms(evidence[j].passage.text for j in group)
+            return (predicate_coverage(q, sources) >= need and states(text, sources, question, context, acronyms)
+                    and not (q.kind in ("who", "entity") and any(drops_partner(text, evidence[j].text) for j in group)))
 
-        Popular passages come back question after question, so their sentence
-        vectors are kept (keyed by chunk id and text) instead of re-embedded.
-        Embedding them at ingest instead would double the ingest cost for the
-        many chunks that are never cited.
+        def score(group: list[int]) -> float:
+            return support_score(float(max(sims[j] for j in group)), text, [evidence[j].text for j in group])
+
+        singles = [[j] for j in order if passes([j])]
+        # The model's own citation first, when it holds.
+        singles.sort(key=lambda g: (evidence[g[0]].passage.n not in cited, -score(g)))
+        # Two sentences of one story may be joined for a list of names spread
+        # over them; a claim that also says something of those names must
+        # find it in one sentence, or "Lee, the chairman of GIP" would join
+        # one sentence's name to another's role. Facts of two stories are never joined.
+        pairs = [list(p) for p in itertools.combinations(order[:_PAIR_CANDIDATES], 2)
+                 if evidence[p[0]].passage.article_id == evidence[p[1]].passage.article_id]
+        groups = singles or [p for p in pairs if _names_only(text, question) and passes(p)]
+        if not groups:
+            return CheckedSentence(text, score([order[0]]), [], cited)
+        best = groups[0] if singles else max(groups, key=score)
+        return CheckedSentence(text, score(best), [evidence[j] for j in sorted(best, key=lambda j: evidence[j].sentence.start)],
+                               cited, supported=True)
+
+    def supports(self, statement: str, quotes: list[str]) -> bool:
+        """Do these quotes, together, state the statement? (the eval's self-consistency checker)"""
+        if not quotes:
+            return False
+        vectors = self.embedder.embed([statement, " ".join(quotes)])
+        return (states(statement, SourceTerms(quotes))
+                and support_score(float(vectors[0] @ vectors[1]), statement, quotes) >= self.threshold)
+
+    def sentence_vectors(self, passages: Sequence[Passage]) -> list[np.ndarray]:
+        """Vectors of each passage's sentences (``passage.sentences`` order).
+
+        They come from the index (computed at ingest); a passage whose
+        sentences are not stored there (an index built before sentence
+        vectors were) is embedded here. Popular passages come back question
+        after question, so the vectors are also kept in memory.
         """
         keys = [(p.chunk_id, p.text) for p in passages]
         with self._cache_lock:
-            missing = {k: p for k, p in zip(keys, passages) if k not in self._cache}
-            if missing:
-                texts = [[p.text[s:e] for s, e in sentence_spans(p.text)] for p in missing.values()]
+            todo = {k: p for k, p in zip(keys, passages) if k not in self._cache}
+            self._cache.update(self._from_index(list(todo.items())))
+            unstored = {k: p for k, p in todo.items() if k not in self._cache}
+            if unstored:
+                texts = [[s.text for s in p.sentences] for p in unstored.values()]
                 flat = self.embedder.embed([t for group in texts for t in group])
                 offset = 0
-                for key, group in zip(missing, texts):
+                for key, group in zip(unstored, texts):
                     self._cache[key] = flat[offset : offset + len(group)]
                     offset += len(group)
             blocks = [self._cache[k] for k in keys]
@@ -110,40 +148,19 @@ class CitationChecker:
                 self._cache.popitem(last=False)
         return blocks
 
-    def supports(self, statement: str, quotes: list[str]) -> bool:
-        """Do these quotes, together, support the statement? (the eval's checker interface)"""
-        if not quotes:
-            return False
-        vectors = self.embedder.embed([statement, " ".join(quotes)])
-        return support_score(float(vectors[0] @ vectors[1]), statement, quotes) >= self.threshold
 
-    def _check_one(self, text: str, cited: list[int], sims: np.ndarray, sources: list[SourceSentence]) -> CheckedSentence:
-        # Instructions aimed at the model are never support, however well they match.
-        eligible = [j for j, s in enumerate(sources) if not is_instruction_like(s.text)]
-        scores = {j: support_score(float(sims[j]), text, [sources[j].text]) for j in eligible}
-        order = sorted(eligible, key=lambda j: -scores[j])
-        if not order:
-            return CheckedSentence(text, 0.0, [], cited)
-        in_cited = [j for j in order if sources[j].passage.n in cited]
-        if in_cited and scores[in_cited[0]] >= self.threshold:
-            return CheckedSentence(text, scores[in_cited[0]], [sources[in_cited[0]]], cited)
-        best = order[0]
-        if scores[best] >= self.threshold:
-            return CheckedSentence(text, scores[best], [sources[best]], cited)
-        # A claim may join facts from two sentences ("A and B attended").
-        if len(order) > 1:
-            pair = [sources[order[0]], sources[order[1]]]
-            joint = support_score(float(max(sims[order[0]], sims[order[1]])), text, [s.text for s in pair])
-            if joint >= self.threshold:
-                return CheckedSentence(text, joint, pair, cited)
-        return CheckedSentence(text, scores[best], [], cited)
+    def _from_index(self, todo: list[tuple[tuple[str, str], Passage]]) -> dict[tuple[str, str], np.ndarray]:
+        if self.stored is None or not todo:
+            return {}
+        ids = {key: [sentence_id(p.chunk_id, i) for i in range(len(p.sentences))] for key, p in todo}
+        found = self.stored([i for group in ids.values() for i in group])
+        return {key: np.stack([found[i] for i in group]) if group else np.zeros((0, self.embedder.dim), np.float32)
+                for key, group in ids.items() if all(i in found for i in group)}
 
 
-def _from_own_citation(result: CheckedSentence, threshold: float) -> bool:
-    """Supported by one sentence of a passage the claim itself cited: the answer
-    ``_check_one`` gives first, whatever the other passages hold."""
-    return (result.supported(threshold) and len(result.sources) == 1
-            and result.sources[0].passage.n in result.model_cited)
+def _names_only(claim: str, question: SourceTerms) -> bool:
+    """The claim adds nothing to the question but names and numbers."""
+    return not missing(content_words(claim) - key_terms(claim), question)
 
 
 def _unique(claims) -> list[tuple[str, list[int]]]:

@@ -17,8 +17,17 @@ class Filters(BaseModel):
     published_before: date | None = None
 
 
+class PassageSentence(BaseModel):
+    """One sentence of a passage; ``start``/``end`` are offsets in the article body."""
+
+    text: str
+    start: int
+    end: int
+    readable: bool = Field(True, description="false for text addressed to a model: never shown to it, never support")
+
+
 class Passage(BaseModel):
-    """A retrieved chunk, numbered ``n`` as in the prompt."""
+    """A retrieved chunk, numbered ``n`` as in the prompt, with its sentences (computed once)."""
 
     n: int
     chunk_id: str
@@ -30,6 +39,7 @@ class Passage(BaseModel):
     start: int = Field(description="offset of the passage in its article body")
     end: int
     score: float
+    sentences: list[PassageSentence] = []
 
 
 class Citation(BaseModel):

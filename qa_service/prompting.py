@@ -4,8 +4,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from index.sentences import split_sentences
-from qa_service.injection import is_instruction_like
 from qa_service.models import Passage
 
 # The default model is a base model: it continues text, so it is stopped at
@@ -44,22 +42,16 @@ class PromptBuilder:
         )
 
 
-def readable_indexes(sentences: list[str]) -> list[int]:
-    """Which sentences the model may read: sentences addressed to the model
-    are not news, so it never sees them."""
-    return [j for j, sentence in enumerate(sentences) if not is_instruction_like(sentence)]
-
-
-def _readable_sentences(passage: Passage) -> list[str]:
-    sentences = split_sentences(passage.text)
-    return [sentences[j] for j in readable_indexes(sentences)]
-
-
 def format_passages(passages: list[Passage], shown: list[list[str]] | None = None) -> str:
-    """``[n] Title (YYYY-MM-DD)`` then the text on one line: the layout the template's examples use."""
-    shown = shown if shown is not None else [_readable_sentences(p) for p in passages]
+    """``[n] Title (YYYY-MM-DD)`` then the text on one line: the layout the template's examples use.
+
+    Passages with nothing to show are left out; sentences addressed to the
+    model are not news, so it never sees them.
+    """
+    shown = shown if shown is not None else [[s.text for s in p.sentences if s.readable] for p in passages]
     blocks = []
     for p, sentences in zip(passages, shown):
-        date = f" ({p.published_at[:10]})" if p.published_at else ""
-        blocks.append(f"[{p.n}] {p.title}{date}\n{' '.join(' '.join(sentences).split())}")
+        if sentences:
+            date = f" ({p.published_at[:10]})" if p.published_at else ""
+            blocks.append(f"[{p.n}] {p.title}{date}\n{' '.join(' '.join(sentences).split())}")
     return "\n".join(blocks)

@@ -9,7 +9,8 @@ import numpy as np
 
 from index.embeddings import Embedder
 from index.keyword import KeywordIndex
-from index.store import ChromaStore, StoredChunk
+from index.store import ChromaStore, StoredChunk, chunk_of_sentence
+from qa_service.evidence import sentences_of
 from qa_service.models import Filters, Passage
 from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_factor
 
@@ -56,8 +57,9 @@ class Retriever:
     def __init__(
         self, embedder: Embedder, store: ChromaStore, keywords: KeywordIndex, *,
         rrf_k: int = 60, max_per_article: int = 3, min_relevance: float = 0.25,
-        recency_half_life_days: float = 7.0, recency_weight: float = 0.3,
+        recency_half_life_days: float = 7.0, recency_weight: float = 0.3, sentence_retrieval: bool = True,
     ) -> None:
+        self.sentence_retrieval = sentence_retrieval
         self.embedder = embedder
         self.store = store
         self.keywords = keywords
@@ -80,14 +82,21 @@ class Retriever:
         wanted = top_k * _CANDIDATES_PER_PASSAGE
         snapshot = self.keywords.current()
         vector = self.embedder.embed_query(query)
-        dense = self.store.nearest(vector, wanted, _where(filters, window))
+        where = _where(filters, window)
+        dense = self.store.nearest(vector, wanted, where)
+        # Small-to-big: a question usually matches one sentence, which a chunk
+        # vector dilutes; the best sentences bring their chunks.
+        sentences = self.store.nearest_sentences(vector, 2 * wanted, where) if self.sentence_retrieval else []
+        by_sentence = _unique_order(chunk_of_sentence(i) for i, _ in sentences)
         sparse = snapshot.search(query, wanted, keep=lambda c: _matches(c, filters, window))
-        chunks = self._resolve([i for i, _ in dense], snapshot.by_id) | {c.id: c for c, _ in sparse}
-        best = max((sim for _, sim in dense), default=0.0)
+        chunks = self._resolve([i for i, _ in dense] + by_sentence, snapshot.by_id) | {c.id: c for c, _ in sparse}
+        best = max((sim for _, sim in dense + sentences), default=0.0)
         if best < self.min_relevance:
             return Retrieved([], [chunks[i] for i, _ in dense[:top_k] if i in chunks], best, vector)
 
-        scores = reciprocal_rank_fusion([[i for i, _ in dense if i in chunks], [c.id for c, _ in sparse]], self.rrf_k)
+        scores = reciprocal_rank_fusion(
+            [[i for i, _ in dense if i in chunks], [i for i in by_sentence if i in chunks], [c.id for c, _ in sparse]],
+            self.rrf_k)
         if as_of is not None:
             now = _day_bounds(as_of)[1]
             for chunk_id, chunk in chunks.items():
@@ -101,16 +110,21 @@ class Retriever:
 
     def _resolve(self, ids: list[str], known: dict[str, StoredChunk]) -> dict[str, StoredChunk]:
         """Chunks by id from the keyword snapshot; ones written since it was taken come from the store."""
+        ids = _unique_order(ids)
         found = {i: known[i] for i in ids if i in known}
         missing = [i for i in ids if i not in found]
         return found | {c.id: c for c in self.store.get_chunks(missing)}
+
+
+def _unique_order(ids) -> list[str]:
+    return list(dict.fromkeys(ids))
 
 
 def to_passage(n: int, chunk: StoredChunk, score: float) -> Passage:
     return Passage(
         n=n, chunk_id=chunk.id, article_id=chunk.article_id, title=chunk.title, url=chunk.url,
         published_at=chunk.published_at, text=chunk.text, start=chunk.start, end=chunk.end,
-        score=round(score, 6),
+        score=round(score, 6), sentences=sentences_of(chunk.text, chunk.start),
     )
 
 

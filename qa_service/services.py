@@ -57,12 +57,12 @@ class Services:
         return Retriever(
             self.embedder, self.store, self.keywords, rrf_k=s.rrf_k, max_per_article=s.max_per_article,
             min_relevance=s.min_relevance, recency_half_life_days=s.recency_half_life_days,
-            recency_weight=s.recency_weight,
+            recency_weight=s.recency_weight, sentence_retrieval=s.sentence_retrieval,
         )
 
     @cached_property
     def checker(self) -> CitationChecker:
-        return CitationChecker(self.embedder, self.settings.support_threshold)
+        return CitationChecker(self.embedder, self.settings.support_threshold, stored=self.store.sentence_vectors)
 
     @cached_property
     def generator(self) -> Generator:
@@ -79,5 +79,6 @@ class Services:
         return Answerer(
             self.retriever, PromptBuilder(load_template("answer.txt")), self.generator, self.checker,
             max_tokens=self.settings.max_answer_tokens, flag_unsupported=self.settings.unsupported == "flag",
-            prompt_words=self.settings.prompt_words,
+            prompt_words=self.settings.prompt_words, list_sentences=self.settings.list_sentences,
+            condense=self.settings.condense, extractive_fallback=self.settings.extractive_fallback,
         )

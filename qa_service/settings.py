@@ -45,14 +45,20 @@ class Settings(BaseSettings):
     min_relevance: float = Field(0.25, description="best dense cosine below this -> abstain")
     recency_half_life_days: float = 7.0
     recency_weight: float = Field(0.3, description="max boost of a story published on the as_of day")
+    sentence_retrieval: bool = Field(True, description="also search sentence vectors; a matching sentence brings its chunk")
 
     # -- generation --
     llm_context: int = 2048
     llm_threads: int = 2
     max_answer_tokens: int = 96
     prompt_words: int = Field(
-        0, ge=0, description="passage words the model reads: each passage's sentence closest to "
-        "the question, then the next closest while the budget lasts (0 = whole passages)")
+        60, ge=1, description="evidence words the model reads: the best-ranked answering sentences "
+        "while the budget lasts (at least one); its draft may cite only these")
+    list_sentences: int = Field(3, ge=1, description="most sentences of an answer to a list question (who attended)")
+    condense: bool = Field(True, description="the model condenses the answering sentences; false: the answer "
+                           "is the best answering sentence(s) verbatim, and no model runs")
+    extractive_fallback: bool = Field(True, description="when the model's draft fails verification, answer with "
+                                      "the best answering sentence (false: abstain)")
     llm_timeout_s: float = 60.0
     llm_retries: int = 2
 

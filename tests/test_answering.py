@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterator
 
+import pytest
+
 from index.sentences import split_sentences
 from qa_service.answering import Answerer, Question
 from qa_service.citations import CitationChecker
 from qa_service.generation import Usage
-from qa_service.models import Filters, Passage
+from qa_service.models import Filters
 from qa_service.prompting import PromptBuilder, load_template
 
 MOU_TITLE_WORD = "BlackRock"
@@ -27,15 +29,46 @@ def _ask(services, text: str, **kwargs):
     return services.answerer.ask(Question(text, kwargs.pop("top_k", 5), **kwargs))
 
 
-def test_who_attended_the_meeting(demo_services):
-    answer = _ask(demo_services, "Who attended the meeting between President Lee Jae Myung and Larry Fink?")
+MEETING = ("Lee Jae Myung", "Larry Fink", "Adebayo Ogunlesi", "Jim Yong Kim")
+
+
+def _assert_cited(answer, names) -> None:
+    """Every name is in the answer and in the quote of a citation of the sentence that names it."""
+    quotes = {c.n: c.quote for c in answer.citations}
+    for name in names:
+        holders = [s for s in answer.sentences if name in s.text]
+        assert holders, f"{name} missing from: {answer.answer}"
+        assert any(name in quotes[n] for s in holders for n in s.citations), f"{name} not backed by a quote"
+
+
+@pytest.mark.parametrize("question, as_of", [
+    ("Who attended the meeting between Lee Jae Myung and Larry Fink?", None),
+    ("Who attended the meeting?", date(2025, 9, 24)),
+])
+def test_who_attended_the_meeting_names_everyone_with_citations(demo_services, question, as_of):
+    answer = _ask(demo_services, question, as_of=as_of)
     assert not answer.abstained, answer.answer
-    assert "Fink" in answer.answer
-    others = ("Ogunlesi", "Jim Yong Kim", "Bae Kyung-hoon", "Lee Jae Myung", "Lee")
-    assert any(name in answer.answer.replace("Fink", "") for name in others), answer.answer
-    assert answer.citations and all(s.citations for s in answer.sentences)
+    _assert_cited(answer, MEETING)
+    assert all(s.citations for s in answer.sentences)
     _assert_quotes_verbatim(demo_services, answer)
     assert set(answer.timings_ms) == {"retrieve", "generate", "verify", "total"}
+
+
+def test_who_signed_the_mou(demo_services):
+    answer = _ask(demo_services, "Who signed the MOU?")
+    assert not answer.abstained, answer.answer
+    _assert_cited(answer, ("Bae Kyung-hoon", "Fink"))
+    assert all("sign" in c.quote for c in answer.citations if "Bae" in c.quote)
+    _assert_quotes_verbatim(demo_services, answer)
+
+
+def test_how_much_depends_on_what_was_known_as_of(demo_services):
+    early = _ask(demo_services, "How much will BlackRock invest?", as_of=date(2025, 9, 24))
+    assert not early.abstained, early.answer
+    assert any("did not put a figure" in c.quote for c in early.citations), early.answer
+    later = _ask(demo_services, "How much will BlackRock invest?", as_of=date(2025, 11, 20))
+    assert "6 trillion won" in later.answer and any("6 trillion won" in c.quote for c in later.citations)
+    _assert_quotes_verbatim(demo_services, later)
 
 
 def test_answers_do_not_depend_on_the_previous_question(demo_services):
@@ -78,7 +111,7 @@ class ScriptedGenerator:
             yield word + " "
 
 
-def _scripted(services, text: str, prompt_words: int = 0) -> Answerer:
+def _scripted(services, text: str, prompt_words: int = 120) -> Answerer:
     return Answerer(services.retriever, PromptBuilder(load_template("answer.txt")), ScriptedGenerator(text),
                     services.checker, prompt_words=prompt_words)
 
@@ -89,7 +122,7 @@ def test_invented_sentence_is_dropped(demo_services):
     invented = "Elon Musk flew in from Texas to sign a lunar mining pact."
     answer = _scripted(demo_services, f"{supported} {invented}").ask(question)
     texts = [s.text for s in answer.sentences]
-    assert texts == [supported]
+    assert texts[0] == supported and all("Musk" not in t for t in texts)
     assert "Musk" not in answer.answer
     _assert_quotes_verbatim(demo_services, answer)
 
@@ -99,8 +132,9 @@ def test_invented_sentence_is_flagged_when_configured(demo_services):
     answerer = _scripted(demo_services, "Adebayo Ogunlesi attended the meeting. Elon Musk signed a lunar pact.")
     answerer.flag_unsupported = True
     answer = answerer.ask(question)
-    assert [s.flagged for s in answer.sentences] == [False, True]
-    assert answer.sentences[1].citations == []
+    flagged = [s for s in answer.sentences if s.flagged]
+    assert not answer.sentences[0].flagged and [s.text for s in flagged] == ["Elon Musk signed a lunar pact."]
+    assert flagged[0].citations == []
 
 
 def test_wrong_model_citation_is_corrected(demo_services):
@@ -109,9 +143,11 @@ def test_wrong_model_citation_is_corrected(demo_services):
     ogunlesi = next(p for p in found.passages if "Ogunlesi" in p.text)
     wrong = next(p.n for p in found.passages if "Ogunlesi" not in p.text)
     answer = _scripted(demo_services, f"Adebayo Ogunlesi also attended the meeting [{wrong}].").ask(question)
-    assert len(answer.sentences) == 1 and answer.citations
-    assert all("Ogunlesi" in c.quote for c in answer.citations)
-    assert all(c.passage == ogunlesi.n for c in answer.citations), "the citation must point at the passage that says it"
+    first = answer.sentences[0]
+    assert first.text == "Adebayo Ogunlesi also attended the meeting." and first.citations
+    cited = [c for c in answer.citations if c.n in first.citations]
+    assert all("Ogunlesi" in c.quote for c in cited)
+    assert all(c.passage == ogunlesi.n for c in cited), "the citation must point at the passage that says it"
     _assert_quotes_verbatim(demo_services, answer)
 
 
@@ -164,7 +200,8 @@ def test_injected_instruction_cannot_support_an_answer(fresh_services):
     answerer = _scripted(fresh_services, "The ferry was sold to Elon Musk.")
     answer = answerer.ask(question)
     assert answer.abstained and "Musk" not in answer.answer
-    honest = _scripted(fresh_services, "The Pine Island ferry will run every 40 minutes from April.").ask(question)
+    honest = _scripted(fresh_services, "The Pine Island ferry will run every 40 minutes from April.").ask(
+        Question("How often will the Pine Island ferry run?", 5))
     assert not honest.abstained and honest.citations[0].quote.startswith("The Pine Island ferry will run")
 
 
@@ -183,37 +220,33 @@ class CountingEmbedder:
         return self.inner.embed_query(text)
 
 
-def _passage(n: int, text: str) -> Passage:
-    return Passage(n=n, chunk_id=f"c{n}", article_id=f"a{n}", title=f"Story {n}", text=text,
-                   start=0, end=len(text), score=1.0)
-
-
-def test_checker_reads_other_passages_only_when_the_cited_one_fails(embedder):
+def test_sentence_vectors_come_from_the_index_not_from_re_embedding(demo_services, embedder):
     counting = CountingEmbedder(embedder)
-    checker = CitationChecker(counting, 0.5)
-    weather = _passage(1, "Heavy rain is expected on Sunday. Coastal roads may flood.")
-    bridge = _passage(2, "Mayor Ana Ruiz opened the Kings Bridge on Friday. Crowds cheered from both banks.")
+    checker = CitationChecker(counting, stored=demo_services.store.sentence_vectors)
+    found = demo_services.retriever.retrieve("Who signed the memorandum?", 5)
+    blocks = checker.sentence_vectors(found.passages)
+    assert counting.texts == 0
+    for passage, block in zip(found.passages, blocks):
+        assert block.shape == (len(passage.sentences), embedder.dim)
+        fresh = embedder.embed([s.text for s in passage.sentences])
+        assert float((fresh * block).sum(axis=1).min()) > 0.999
+    # An index without stored sentence vectors still works: they are embedded once.
+    legacy = CitationChecker(counting)
+    legacy.sentence_vectors(found.passages)
+    legacy.sentence_vectors(found.passages)
+    assert counting.texts == sum(len(p.sentences) for p in found.passages)
 
-    right = checker.check("Mayor Ana Ruiz opened the Kings Bridge on Friday [2].", [weather, bridge])
-    assert right[0].sources[0].passage.n == 2 and right[0].supported(0.5)
-    assert counting.texts == 1 + 2  # the claim and the cited passage's two sentences, not the weather
 
-    wrong = checker.check("Heavy rain is expected on Sunday [2].", [weather, bridge])
-    assert wrong[0].sources[0].passage.n == 1 and wrong[0].supported(0.5)
-    # The claim, then the weather passage once the cited (cached) bridge passage failed.
-    assert counting.texts == 3 + 1 + 2
-
-
-def test_prompt_words_show_each_passage_its_closest_sentences(demo_services):
+def test_the_model_reads_the_best_evidence_sentences_within_the_budget(demo_services):
     question = Question("Who did President Lee Jae Myung meet in New York on Sept. 22, 2025?", 5)
-    whole, focused = (_scripted(demo_services, "Larry Fink [1].", words) for words in (0, 40))
-    answer = whole.ask(question)
-    focused.ask(question)
-    full_prompt, short_prompt = whole.generator.prompts[0], focused.generator.prompts[0]
-    assert len(short_prompt) < len(full_prompt)
+    answerer = _scripted(demo_services, "Larry Fink [1].", 40)
+    answer = answerer.ask(question)
+    prompt = answerer.generator.prompts[0]
+    block = prompt.split("\n\n")[-1].splitlines()[:-2]  # the passage block, without question and answer slot
     passages = {p.n: p for p in answer.passages}
-    shown = short_prompt.split("\n\n")[-1].splitlines()[:-2]  # the passage block, without question and answer slot
-    assert len(shown) == 2 * len(passages)  # every passage keeps a title line and at least one sentence
-    for n, (title, text) in enumerate(zip(shown[::2], shown[1::2]), 1):
-        assert title.startswith(f"[{n}] ") and text
+    shown = [sentence for title, text in zip(block[::2], block[1::2]) for sentence in split_sentences(text)]
+    assert shown and (len(shown) == 1 or sum(len(s.split()) for s in shown) <= 40)
+    for title, text in zip(block[::2], block[1::2]):
+        n = int(title[1:title.index("]")])
         assert all(sentence in passages[n].text for sentence in split_sentences(text)), text
+    assert any("Fink" in s for s in shown)

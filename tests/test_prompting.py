@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import pytest
 
+from qa_service.evidence import sentences_of
 from qa_service.models import Passage
 from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, format_passages, load_template
 
 
 def _passage(n: int, title: str, date: str | None, text: str) -> Passage:
     return Passage(n=n, chunk_id=f"c{n}", article_id=f"a{n}", title=title, published_at=date,
-                   text=text, start=0, end=len(text), score=0.5)
+                   text=text, start=0, end=len(text), score=0.5, sentences=sentences_of(text, 0))
 
 
 PASSAGES = [
@@ -55,3 +56,8 @@ def test_format_passages_numbers_in_order() -> None:
 def test_stop_sequences_end_the_answer_line() -> None:
     assert STOP
     assert "\n" in STOP
+
+
+def test_passages_with_nothing_to_show_are_left_out() -> None:
+    text = format_passages(PASSAGES, [["The Dorval tram carried 8,000 riders on day one."], []])
+    assert "[1]" in text and "[2]" not in text

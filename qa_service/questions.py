@@ -1,0 +1,174 @@
+"""What a question asks: its kind (who, when, how much...), the terms that
+name its topic and the terms that say what is asked about it.
+
+Verification needs the split: the topic ("the MOU", "BlackRock") may be
+stated anywhere in the story, but the predicate ("signed", "attended",
+"invest") must be stated by the sentence that answers, or a name list from
+a sentence about something else would pass as an answer.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa_service.support import SourceTerms, content_words, is_name, key_terms, numbers, stem, words
+
+# Words of a question that say what kind of answer it wants, not what it is about.
+_QUESTION_WORDS = frozenset(
+    """who whom whose what which when where why how much many long old far often name names
+    happen happened happens take took according did do does""".split()
+)
+_KINDS = (
+    ("how_much", re.compile(r"\bhow (much|many|large|big|high|long|far|old)\b|\bwhat (amount|number|percentage|share|sum)\b", re.I)),
+    ("when", re.compile(r"\bwhen\b|\bwhat (date|day|year|month|time)\b|\bwhich (date|day|year|month)\b", re.I)),
+    ("where", re.compile(r"\bwhere\b|\bwhat (city|country|place|state|county|province|site)\b|\bwhich (city|country|place|state|county|province|site)\b", re.I)),
+    ("who", re.compile(r"\bwho(m|se)?\b", re.I)),
+    ("entity", re.compile(r"\bwhich\b|\bwhat (is|was|were|are) the names?\b|\bname the\b|\bwhat (company|firm|country|"
+                          r"city|state|team|organi[sz]ation|group|brand|film|movie|book|show|song|party|agency|app|"
+                          r"product|nation|airline|bank|university|school|club|network|award)\b", re.I)),
+    ("why", re.compile(r"\bwhy\b", re.I)),
+)
+# "Who attended / joined / took part": the answer is everyone the story names in that role.
+_LIST_PREDICATES = frozenset(stem(w) for w in "attend join participate present accompany meet meeting member include".split())
+_MONTHS = "january february march april may june july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec"
+_TIME_WORDS = frozenset(stem(w) for w in (_MONTHS + " monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow week month year morning night").split())
+# A story that says the thing asked is not known answers the question with that statement.
+_OPEN = re.compile(
+    r"\b(did not|didn't|does not|doesn't|has not|hasn't|have not|haven't|had not|would not|wouldn't|"
+    r"declined to|refused to|not yet|yet to)\b[^.;]{0,40}?\b(specify|specified|disclose|disclosed|say|said|"
+    r"reveal|revealed|give|given|put a (figure|number)|announce|announced|confirm|confirmed|name|named|detail|"
+    r"decide|decided|set|comment)\b|\bundisclosed\b|\bunspecified\b|\bnot (been )?(disclosed|specified|announced|decided|known)\b",
+    re.I,
+)
+
+
+# A place in news copy: a capitalised name after "in", "at", "near"... ("in New York").
+_PLACE = re.compile(r"\b(in|at|near|outside|inside|from|to)\s+(the\s+)?[A-Z][a-z]", re.M)
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    text: str
+    kind: str  # how_much | when | where | who | entity (which X) | why | what
+    topic: frozenset[str]  # names, numbers and acronyms of the question
+    entities: tuple[tuple[str, ...], ...]  # the topic grouped by name ("Lee Jae Myung")
+    predicate: frozenset[str]  # the other content words: what is asked about the topic
+    wants_list: bool
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return self.topic | self.predicate
+
+
+# "Which company", "what country": the noun names the answer's type, which
+# the answering sentence rarely repeats ("Nvidia said..."), so it is not a predicate term.
+_TYPE_NOUN = re.compile(r"\b(?:which|what)\s+([A-Za-z]+)", re.I)
+
+
+def profile(question: str) -> QuestionProfile:
+    kind = next((name for name, pattern in _KINDS if pattern.search(question)), "what")
+    topic = frozenset(key_terms(question))
+    types = {stem(m) for m in _TYPE_NOUN.findall(question)}
+    # "this week" in a news quiz dates the question; it is not what is asked.
+    asked = {w for w in content_words(question) if w not in _QUESTION_WORDS | _TIME_WORDS and w not in types}
+    predicate = frozenset(w for w in asked if w not in {t.lower() for t in topic} and w not in topic)
+    wants_list = kind == "who" and bool(predicate & _LIST_PREDICATES)
+    return QuestionProfile(question, kind, topic, _entities(question), predicate, wants_list)
+
+
+def _entities(question: str) -> tuple[tuple[str, ...], ...]:
+    """Runs of consecutive names and numbers: "Lee Jae Myung", "Larry Fink", "2025"."""
+    groups: list[list[str]] = []
+    previous = -2
+    for i, w in enumerate(words(question)):
+        if is_name(w, i) or any(c.isdigit() for c in w):
+            if i == previous + 1 and groups:
+                groups[-1].append(stem(w))
+            else:
+                groups.append([stem(w)])
+            previous = i
+    return tuple(tuple(g) for g in groups)
+
+
+def is_open_statement(sentence: str) -> bool:
+    """The sentence says something is not (yet) known: "did not put a figure on how much"."""
+    return bool(_OPEN.search(sentence))
+
+
+def adds_answer(q: QuestionProfile, sentence: str) -> bool:
+    """Does the sentence say something of the kind asked that the question did not already say?
+
+    A "who" answer names someone the question does not; "how much" gives a
+    number; "when" a date or day; any kind may be answered by a statement
+    that the thing is not known. Guards against tautologies ("X and Y
+    attended the meeting between X and Y").
+    """
+    if is_open_statement(sentence):
+        return True
+    asked = {t.lower() for t in q.topic}
+    tokens = words(sentence)
+    new_names = names_in(sentence) - asked
+    new_numbers = {n for n in numbers(sentence) if n not in asked}
+    if q.kind == "how_much":
+        return bool(new_numbers)
+    if q.kind == "when":
+        return bool(new_numbers or ({stem(w) for w in tokens} & _TIME_WORDS))
+    if q.kind == "where":
+        return bool(_PLACE.search(sentence))
+    if q.kind in ("who", "entity"):
+        return bool(new_names)
+    new_words = content_words(sentence) - {t.lower() for t in q.terms} - q.predicate
+    return len(new_words) >= 3
+
+
+def names_in(text: str) -> set[str]:
+    """Stems of the names a text mentions (capitalised words, days and months left out)."""
+    return {stem(w).lower() for i, w in enumerate(words(text)) if is_name(w, i)} - _TIME_WORDS
+
+
+_NAME_RUN = r"[A-Z][\w'’\-.]*(?:\s+[A-Z][\w'’\-.]*)*"
+_COORDINATED = re.compile(rf"(?=({_NAME_RUN})\s*,?\s+and\s+(?:by\s+)?({_NAME_RUN}))")
+
+
+def drops_partner(claim: str, source: str) -> bool:
+    """The claim names someone the source joins to another with "and" but not the other
+    ("signed by Bae Kyung-hoon and Fink" -> "Bae Kyung-hoon"): an incomplete answer.
+
+    Only the name after "and" is required: the one before may be part of a
+    longer name ("Science and ICT Minister Bae").
+    """
+    said = names_in(claim)
+    for match in _COORDINATED.finditer(source):
+        left, right = (names_in("x " + match.group(i)) for i in (1, 2))
+        if left & said and right and not right & said:
+            return True
+    return False
+
+
+def predicate_coverage(q: QuestionProfile, source: SourceTerms) -> float:
+    """Share of the question's predicate terms the source states (1.0 without any)."""
+    if not q.predicate:
+        return 1.0
+    return sum(source.has(t) for t in q.predicate) / len(q.predicate)
+
+
+def topic_coverage(q: QuestionProfile, source: SourceTerms) -> float:
+    """Share of the question's names the source states.
+
+    A name counts when any of its words is stated ("Lee" for "President Lee
+    Jae Myung"), but a date or figure only with its numbers: "Sept. 24" is
+    not "Sept. 22". A year alone is left out (stories rarely repeat it).
+    """
+    if not q.entities:
+        return 1.0
+    return sum(_stated(entity, source) for entity in q.entities) / len(q.entities)
+
+
+def _stated(entity: tuple[str, ...], source: SourceTerms) -> bool:
+    figures = [t for t in entity if any(c.isdigit() for c in t) and not _YEAR.fullmatch(t)]
+    if figures:
+        return all(source.has(t) for t in figures)
+    return any(source.has(t) for t in entity)
+
+
+_YEAR = re.compile(r"(19|20)\d\d")
