@@ -26,7 +26,8 @@ from index.store import sentence_id
 from qa_service.evidence import Evidence, required_predicate
 from qa_service.models import Passage
 from qa_service.questions import QuestionProfile, adds_answer, drops_partner, predicate_coverage
-from qa_service.support import SourceTerms, content_words, key_terms, missing, strip_citation_marks, support_score
+from qa_service.support import (SourceTerms, content_words, key_terms, missing, stem, strip_citation_marks,
+                                support_score, words)
 
 # Pairs are tried among the evidence sentences closest to the claim only.
 _PAIR_CANDIDATES = 6
@@ -159,8 +160,9 @@ class CitationChecker:
 
 
 def _names_only(claim: str, question: SourceTerms) -> bool:
-    """The claim adds nothing to the question but names and numbers."""
-    return not missing(content_words(claim) - key_terms(claim), question)
+    """The claim adds nothing to the question but names and numbers (its first word included)."""
+    capitalised = {stem(w).lower() for w in words(claim) if w[0].isupper()}
+    return not missing(content_words(claim) - key_terms(claim) - capitalised, question)
 
 
 def _unique(claims) -> list[tuple[str, list[int]]]:
