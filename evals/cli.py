@@ -94,7 +94,7 @@ def _compare(paths: Sequence[str], corpus: Sequence[Path], realtimeqa: Path | No
         differences = compare_runs(*paths)
     except (OSError, ValueError, KeyError) as err:
         raise UsageError(f"cannot read the reports to compare: {err}") from None
-    out.print(format_run_differences(differences), markup=False)
+    out.print(format_run_differences(differences), markup=False, soft_wrap=True)
     out.print(format_comparison(rows), end="", markup=False)
     return 0
 
