@@ -1,12 +1,15 @@
 """``qa-service eval``: score a gold set or RealTimeQA weeks, write the report, or compare two.
 
+Every report records its run (evals.runner.run_record); ``eval compare``
+prints what differs in configuration above the metric deltas.
+
 Exit codes: 0 when the run finished (questions that failed are recorded in the
 report, not fatal), 2 for bad arguments or unusable input (missing or
 malformed gold file, missing corpus, unreadable reports to compare).
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,9 +21,18 @@ from rich.table import Table
 
 from evals.gold import GoldError, load_gold
 from evals.metrics import aggregate
-from evals.realtimeqa import ANSWERABLE, RealTimeQAError, Week, load_weeks, run_weeks
-from evals.report import _fmt, _rounded, _table, compare_reports, format_comparison, write_report
-from evals.runner import evaluate, progress_bar, temporary_services
+from evals.realtimeqa import ANSWERABLE, SCOPES, RealTimeQAError, Week, load_weeks, run_weeks
+from evals.report import (
+    Blocks,
+    _fmt,
+    compare_reports,
+    compare_runs,
+    format_comparison,
+    format_run_differences,
+    metric_label,
+    write_report,
+)
+from evals.runner import articles_sha256, evaluate, model_ids, progress_bar, run_record, temporary_services
 from index.loaders import load_paths
 from index.store import EmbeddingModelMismatch
 from qa_service.cli import ingest_with_progress
@@ -31,6 +43,13 @@ console = Console(stderr=True)
 out = Console(highlight=False)
 
 
+SCOPE_NOTES = {
+    "week": "every question searches all the week's articles",
+    "question": "each question is answered only over its own search results (the benchmark's "
+                "\"with search\" protocol)",
+}
+
+
 class UsageError(ValueError):
     """Bad arguments or unusable input: exit code 2."""
 
@@ -38,21 +57,30 @@ class UsageError(ValueError):
 def run_eval_command(
     settings: Settings, gold_args: Sequence[str], *, corpus: Sequence[Path] = (), report: Path,
     top_k: int | None = None, realtimeqa: Path | None = None, weeks: int | None = None,
-    limit: int | None = None,
+    limit: int | None = None, scope: str | None = None,
 ) -> int:
-    """Run the ``eval`` subcommand; returns its exit code."""
+    """Run the ``eval`` subcommand; returns its exit code.
+
+    ``scope`` (RealTimeQA only, default "week") is one of SCOPES.
+    """
+    # The effective top-k goes into the settings so the run record shows what answered.
+    settings = settings.model_copy(update={"top_k": top_k or settings.top_k})
     try:
         if list(gold_args[:1]) == ["compare"]:
             return _compare(gold_args[1:], corpus, realtimeqa)
         if realtimeqa is not None:
             if gold_args or corpus:
                 raise UsageError("--realtimeqa takes no GOLD file and no --corpus (each week is its own corpus)")
-            return _realtimeqa(settings, realtimeqa, report, top_k or settings.top_k, weeks, limit)
+            if scope is not None and scope not in SCOPES:
+                raise UsageError(f"--scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+            return _realtimeqa(settings, realtimeqa, report, weeks, limit, scope or SCOPES[0])
         if weeks is not None:
             raise UsageError("--weeks only applies with --realtimeqa")
+        if scope is not None:
+            raise UsageError("--scope only applies with --realtimeqa")
         if len(gold_args) != 1:
             raise UsageError("give one GOLD.jsonl, or --realtimeqa DIR, or: compare A B")
-        return _gold(settings, Path(gold_args[0]), list(corpus), report, top_k or settings.top_k, limit)
+        return _gold(settings, Path(gold_args[0]), list(corpus), report, limit)
     except (UsageError, GoldError, RealTimeQAError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
@@ -63,30 +91,41 @@ def _compare(paths: Sequence[str], corpus: Sequence[Path], realtimeqa: Path | No
         raise UsageError("usage: qa-service eval compare A B (two report.json files or report folders)")
     try:
         rows = compare_reports(*paths)
+        differences = compare_runs(*paths)
     except (OSError, ValueError, KeyError) as err:
         raise UsageError(f"cannot read the reports to compare: {err}") from None
+    out.print(format_run_differences(differences), markup=False, soft_wrap=True)
     out.print(format_comparison(rows), end="", markup=False)
     return 0
 
 
-def _gold(settings: Settings, gold_path: Path, corpus: list[Path], report: Path, top_k: int,
-          limit: int | None) -> int:
+def _gold(settings: Settings, gold_path: Path, corpus: list[Path], report: Path, limit: int | None) -> int:
     items = load_gold(gold_path)[:limit]
     missing = [str(p) for p in corpus if not p.exists()]
     if missing:
         raise UsageError(f"corpus path not found: {', '.join(missing)}")
     started = time.perf_counter()
-    with _gold_services(settings, corpus) as services:
+    with _gold_services(settings, corpus) as (services, index):
         with progress_bar(len(items)) as progress:
-            rows = evaluate(services, items, top_k, progress)
-    title = f"{gold_path.name}: {len(items)} questions, top-k {top_k}"
-    _finish(report, title, rows, {}, started)
+            rows = evaluate(services, items, settings.top_k, progress)
+        models = model_ids(services)
+    data = {
+        "description": f"gold {gold_path} ({len(items)} questions) over {index['description']}",
+        "gold": str(gold_path),
+        "gold_sha256": hashlib.sha256(gold_path.read_bytes()).hexdigest(),
+        "questions": len(items),
+        "limit": limit,
+        **{k: v for k, v in index.items() if k != "description"},
+    }
+    title = f"{gold_path.name}: {len(items)} questions, top-k {settings.top_k}"
+    _finish(report, title, rows, {}, started, run_record(settings, models, data))
     return 0
 
 
 @contextmanager
-def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[Services]:
-    """Services over a fresh index of ``corpus``, or over the configured index when none is given."""
+def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[tuple[Services, dict]]:
+    """Services over a fresh index of ``corpus``, or over the configured index when none is given,
+    with a description of that index for the run record."""
     if not corpus:
         try:
             services = Services.build(settings)
@@ -95,7 +134,11 @@ def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[Services]
         if services.store.count_chunks() == 0:
             raise UsageError(f"the configured index in {settings.data_dir} is empty: pass --corpus PATH "
                              "or run `qa-service ingest` first")
-        yield services
+        where = (f"Chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
+                 else str(settings.chroma_path))
+        articles = services.store.count_articles()
+        yield services, {"description": f"the configured index ({where}, {articles} articles)",
+                         "index": where, "articles": articles, "chunks": services.store.count_chunks()}
         return
     loaded = load_paths(corpus, max_file_bytes=settings.max_file_bytes)
     for failure in loaded.failures:
@@ -106,20 +149,38 @@ def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[Services]
     with temporary_services(settings) as services:
         ingested = ingest_with_progress(services, loaded)
         console.print(f"Indexed {ingested.added} articles ({ingested.chunks} chunks) into a temporary index")
-        yield services
+        yield services, {
+            "description": f"corpus {', '.join(map(str, corpus))} ({ingested.added} articles)",
+            "corpus": [str(p) for p in corpus], "articles": ingested.added, "chunks": ingested.chunks,
+            "articles_sha256": articles_sha256(loaded.articles), "load_failures": len(loaded.failures),
+        }
 
 
-def _realtimeqa(settings: Settings, directory: Path, report: Path, top_k: int, weeks: int | None,
-                limit: int | None) -> int:
-    loaded = load_weeks(directory, weeks, limit, settings.max_file_bytes)
+def _realtimeqa(settings: Settings, directory: Path, report: Path, weeks: int | None, limit: int | None,
+                scope: str) -> int:
+    loaded = load_weeks(directory, weeks, limit, settings.max_file_bytes, scope)
     _print_weeks(loaded)
     started = time.perf_counter()
     with progress_bar(sum(len(w.questions) for w in loaded)) as progress:
-        rows = run_weeks(settings, loaded, top_k, progress)
+        rows, models = run_weeks(settings, loaded, settings.top_k, progress, scope)
     answerable = [r for r in rows if ANSWERABLE in r["tags"]]
-    title = f"RealTimeQA {directory.name}: {len(loaded)} weeks, {len(rows)} questions, top-k {top_k}"
-    _finish(report, title, rows, {"metrics_answerable": (aggregate(answerable), "answerable questions only")},
-            started)
+    span = loaded[0].name if len(loaded) == 1 else f"{loaded[0].name}-{loaded[-1].name}"
+    data = {
+        "description": f"RealTimeQA {directory}, {len(loaded)} weeks ({span}), {len(rows)} questions; "
+                       f"scope {scope}: {SCOPE_NOTES[scope]}",
+        "realtimeqa": str(directory),
+        "scope": scope,
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "limit": limit,
+        "weeks": {w.name: {"questions": len(w.questions), "answerable": w.n_answerable,
+                           "articles": len(w.articles), "load_failures": len(w.failures)} for w in loaded},
+        "articles_sha256": articles_sha256(a for w in loaded for a in w.articles),
+    }
+    title = (f"RealTimeQA {directory.name}, scope {scope}: {len(loaded)} weeks, {len(rows)} questions, "
+             f"top-k {settings.top_k}")
+    blocks = {"metrics_answerable": (aggregate(answerable), "answerable questions only")}
+    _finish(report, title, rows, blocks, started, run_record(settings, models, data))
     return 0
 
 
@@ -132,39 +193,19 @@ def _print_weeks(weeks: list[Week]) -> None:
     console.print(table)
 
 
-def _finish(report: Path, title: str, rows: list[dict], extra: dict[str, tuple[dict, str]], started: float) -> None:
+def _finish(report: Path, title: str, rows: list[dict], blocks: Blocks, started: float, run: dict) -> None:
     """Write the report (with any extra metric blocks) and print the metrics and file paths."""
     metrics = aggregate(rows)
-    paths = write_report(report, metrics, rows, title=title)
-    if extra:
-        _add_metric_blocks(paths, extra)
+    paths = write_report(report, metrics, rows, title=title, run=run, blocks=blocks)
     table = Table(title=title)
     table.add_column("metric")
-    table.add_column("all" if extra else "value", justify="right")
-    for _, label in extra.values():
+    table.add_column("all" if blocks else "value", justify="right")
+    for _, label in blocks.values():
         table.add_column(label, justify="right")
     for key, value in metrics.items():
-        table.add_row(key, _fmt(key, value), *(_fmt(key, block.get(key)) for block, _ in extra.values()))
+        others = (_fmt(key, block.get(key)) for block, _ in blocks.values())
+        table.add_row(metric_label(key), _fmt(key, value), *others)
     out.print(table)
     out.print(f"Run time {time.perf_counter() - started:.0f} s. Report:")
     for path in paths.values():
         out.print(f"  {path}", markup=False, soft_wrap=True)
-
-
-def _add_metric_blocks(paths: dict[str, Path], extra: dict[str, tuple[dict, str]]) -> None:
-    """Add metric blocks next to "metrics": keys of report.json, tables after the first in report.md."""
-    data = json.loads(paths["json"].read_text(encoding="utf-8"))
-    blocks = {key: _rounded(block) for key, (block, _) in extra.items()}
-    data = {**{k: v for k, v in data.items() if k != "rows"}, **blocks, "rows": data["rows"]}
-    paths["json"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-    markdown = paths["md"].read_text(encoding="utf-8")
-    head, rest = markdown.split("## Metrics\n", 1)
-    first_table, after = rest.split("\n\n## ", 1) if "\n\n## " in rest else (rest.rstrip("\n"), "")
-    sections = [
-        "\n".join([f"## Metrics, {label} ({block['n_questions']} questions)", "",
-                   *_table(("metric", "value"), [(k, _fmt(k, v)) for k, v in block.items()])])
-        for block, label in extra.values()
-    ]
-    parts = [head + "## Metrics\n" + first_table, *sections] + (["## " + after] if after else [])
-    paths["md"].write_text("\n\n".join(p.rstrip("\n") for p in parts) + "\n", encoding="utf-8")

@@ -3,6 +3,14 @@
 Pure functions over plain values: no I/O, no model. Citation metrics take the
 support checker as an argument so the runner can plug in the project's own.
 
+Two kinds of citation figures, kept apart on purpose:
+- citation_recall / citation_precision (ALCE) are judged by the support
+  checker. The runner passes the service's own checker, the one that filtered
+  the answer, so they measure self-consistency, not truth: a wrong answer
+  quoted verbatim scores 1.0.
+- answer_precision, cited_evidence_correctness and wrong-but-cited are judged
+  against the gold answers and evidence only, independently of that checker.
+
 Text matching (exact match, answer recall, retrieval hits) works on
 SQuAD-normalised text. Containment is checked on whole normalised tokens
 rather than raw substrings, so the alias "9" is not found in "1900" and
@@ -26,6 +34,8 @@ RATIO_KEYS = (
     "em",
     "f1",
     "answer_recall",
+    "answer_precision",
+    "cited_evidence_correctness",
     "abstain_precision",
     "abstain_recall",
     *(f"recall_at_{k}" for k in RECALL_KS),
@@ -33,6 +43,16 @@ RATIO_KEYS = (
     "citation_recall",
     "citation_precision",
 )
+
+# A cited quote matches a gold evidence quote when it holds at least this
+# share of the evidence's tokens: a sentence that restates half the evidence
+# is about the same fact, while sharing a few common words is not.
+EVIDENCE_OVERLAP = 0.5
+
+# Outcomes of an answerable question, in the order a question fails: the
+# answer never reached the passages, or it did and the service abstained or
+# answered something else. "failed" is a question that raised.
+OUTCOMES = ("not_retrieved", "retrieved_abstained", "retrieved_wrong", "right", "failed")
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _CITATION_MARK = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
@@ -144,6 +164,45 @@ def mrr(ranks: Sequence[int | None]) -> float | None:
     return _mean([1.0 / r if r is not None else 0.0 for r in ranks])
 
 
+def _overlap_share(quote_tokens: list[str], evidence_tokens: list[str]) -> float:
+    """Share of the evidence's tokens (counted with repeats) that the quote holds too."""
+    same = sum((Counter(quote_tokens) & Counter(evidence_tokens)).values())
+    return same / len(evidence_tokens) if evidence_tokens else 0.0
+
+
+def cites_gold_evidence(quotes: Sequence[str], aliases: Sequence[str], evidence_quotes: Sequence[str]) -> bool:
+    """Does a cited quote hold a gold alias, or EVIDENCE_OVERLAP of a gold evidence quote's tokens?
+
+    Judged against the gold data only: a right answer backed by a sentence
+    about something else does not count, however well that sentence matches
+    the answer's wording.
+    """
+    needles = [n for n in map(normalize_answer, aliases) if n]
+    evidence = [tokens for tokens in (normalize_answer(e).split() for e in evidence_quotes) if tokens]
+    for quote in map(normalize_answer, quotes):
+        if any(_contains(quote, needle) for needle in needles):
+            return True
+        if any(_overlap_share(quote.split(), tokens) >= EVIDENCE_OVERLAP for tokens in evidence):
+            return True
+    return False
+
+
+def answer_outcome(*, failed: bool, abstained: bool, right: bool, alias_retrieved: bool) -> str:
+    """One of OUTCOMES for an answerable question.
+
+    A right answer is right even when no passage held the alias (the model
+    knew it, or a passage spelt it differently); the failure classes describe
+    wrong answers only, by the first stage that lost the answer.
+    """
+    if failed:
+        return "failed"
+    if right:
+        return "right"
+    if not alias_retrieved:
+        return "not_retrieved"
+    return "retrieved_abstained" if abstained else "retrieved_wrong"
+
+
 class SupportChecker(Protocol):
     """Judges whether quoted source sentences support a statement."""
 
@@ -211,27 +270,71 @@ def _answer_score(row: dict, key: str) -> float:
     return 0.0 if _failed(row) else float(row[key])
 
 
+def _cited_quotes(statements: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """Every quote the answer cites, once, in order."""
+    return list(dict.fromkeys(q for _, quotes in statements for q in quotes))
+
+
 def score_row(row: dict, checker: SupportChecker) -> dict:
     """The raw per-question row plus its scores.
 
     Adds em, f1, answer_recall (None for unanswerable questions; abstained and
     failed questions are scored as an empty answer), answer_words,
-    retrieval_rank, citation_recall and citation_precision (None without statements).
+    retrieval_rank, citation_recall and citation_precision (None without
+    statements; judged by ``checker``), and, judged against the gold data only
+    (None for unanswerable questions): cited_evidence_correct (None unless the
+    answer is right), wrong_but_cited (answered, no alias in the answer, at
+    least one citation) and outcome (one of OUTCOMES).
     """
     gold = list(row.get("gold_answers") or [])
+    evidence = list(row.get("evidence_quotes") or [])
+    passages = list(row.get("passages") or [])
     text = strip_citations(row.get("answer") or "")
-    prediction = "" if row.get("abstained") or _failed(row) else text
+    answered = not row.get("abstained") and not _failed(row)
+    prediction = text if answered else ""
     statements = [(s["text"], s.get("quotes") or []) for s in row.get("statements") or []]
     citation_recall, citation_precision = citation_scores(statements, checker)
+    quotes = _cited_quotes(statements)
+    recall = answer_recall(prediction, gold) if gold else None
+    right = recall == 1.0
     return {
         **row,
         "em": exact_match(prediction, gold) if gold else None,
         "f1": token_f1(prediction, gold) if gold else None,
-        "answer_recall": answer_recall(prediction, gold) if gold else None,
+        "answer_recall": recall,
         "answer_words": answer_words(text),
-        "retrieval_rank": first_hit_rank(row.get("passages") or [], row.get("evidence_quotes") or [], gold),
+        "retrieval_rank": first_hit_rank(passages, evidence, gold),
         "citation_recall": citation_recall,
         "citation_precision": citation_precision,
+        "cited_evidence_correct": float(cites_gold_evidence(quotes, gold, evidence)) if right else None,
+        "wrong_but_cited": (answered and not right and bool(quotes)) if gold else None,
+        "outcome": answer_outcome(
+            failed=_failed(row), abstained=bool(row.get("abstained")), right=right,
+            alias_retrieved=first_hit_rank(passages, [], gold) is not None,
+        ) if gold else None,
+    }
+
+
+def answer_measures(rows: Sequence[dict]) -> dict:
+    """Gold-judged answer measures of rows scored by score_row; the service's checker plays no part.
+
+    answer_precision: of the answered (not abstained, not failed) questions
+    with gold answers, the share whose answer holds an alias.
+    cited_evidence_correctness: of those right answers, the share whose cited
+    quotes hold an alias or overlap a gold evidence quote.
+    n_wrong_but_cited: answered with citations, but no alias in the answer.
+    n_<outcome>: answerable questions by outcome ("failed" is in n_failed).
+    """
+    answerable = [r for r in rows if r.get("gold_answers")]
+    answered = [r for r in answerable if not _failed(r) and not r.get("abstained")]
+    outcomes = Counter(r.get("outcome") for r in answerable)
+    return {
+        "answer_precision": _mean([r["answer_recall"] for r in answered]),
+        "cited_evidence_correctness": _mean(
+            [r["cited_evidence_correct"] for r in answered if r.get("outcome") == "right"]),
+        "n_answered_with_gold": len(answered),
+        "n_wrong_but_cited": sum(bool(r.get("wrong_but_cited")) for r in answerable),
+        **{f"n_{outcome}": outcomes[outcome] for outcome in OUTCOMES if outcome != "failed"},
     }
 
 
@@ -240,9 +343,11 @@ def aggregate(rows: Sequence[dict]) -> dict:
 
     Answer and retrieval metrics cover answerable questions (non-empty gold
     answers); failed questions count as wrong and as retrieval misses when no
-    passage was recorded. Citation metrics cover answered (not failed, not
-    abstained) answerable questions with statements. Latency, tokens/s and
-    answer length leave failed questions out.
+    passage was recorded. The gold-judged answer measures are those of
+    ``answer_measures``. Citation metrics (self-consistency: judged by the
+    checker given to score_row) cover answered (not failed, not abstained)
+    answerable questions with statements. Latency, tokens/s and answer length
+    leave failed and unasked questions out.
     """
     answerable = [r for r in rows if r.get("gold_answers")]
     succeeded = [r for r in rows if not _failed(r)]
@@ -257,6 +362,7 @@ def aggregate(rows: Sequence[dict]) -> dict:
         "n_questions": len(rows),
         "n_failed": len(rows) - len(succeeded),
         **{key: _mean([_answer_score(r, key) for r in answerable]) for key in ("em", "f1", "answer_recall")},
+        **answer_measures(rows),
         "abstain_precision": abstain_precision,
         "abstain_recall": abstain_recall,
         **{f"recall_at_{k}": recall_at_k(ranks, k) for k in RECALL_KS},
@@ -281,6 +387,23 @@ def decode_rate(rows: Sequence[dict]) -> float | None:
     tokens = sum(int(r["tokens"]) - 1 for r in timed)
     seconds = sum(float(r["generate_ms"]) - float(r["first_token_ms"]) for r in timed) / 1000
     return _ratio(tokens, seconds) if seconds > 0 else None
+
+
+def by_tag(rows: Sequence[dict]) -> dict[str, dict]:
+    """Tag -> answer recall and the gold-judged answer measures of its questions with gold answers, tags sorted."""
+    tagged: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row.get("gold_answers"):
+            for tag in row.get("tags") or []:
+                tagged[tag].append(row)
+    return {
+        tag: {
+            "n_with_gold": len(group),
+            "answer_recall": _mean([_answer_score(r, "answer_recall") for r in group]),
+            **answer_measures(group),
+        }
+        for tag, group in sorted(tagged.items())
+    }
 
 
 def answer_recall_by_tag(rows: Sequence[dict]) -> dict[str, tuple[float, int]]:

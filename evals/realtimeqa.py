@@ -1,4 +1,4 @@
-"""RealTimeQA adapter: weekly news quizzes as gold items, each week over its own articles.
+"""RealTimeQA adapter: weekly news quizzes as gold items, answered over the week's search results.
 
 A week is a pair of files in ``past/YYYY/``: ``YYYYMMDD_qa.jsonl`` (questions:
 question_id, question_date "YYYY/MM/DD", question_sentence, choices, answer)
@@ -13,9 +13,18 @@ Decisions:
   (the sentence alone, no choices), so a multiple-choice guess earns nothing.
 - ``as_of`` is the day of the search (else the question date): the articles
   are what the web held then.
+- Two protocols (``scope``), both over one index per week:
+  ``week``: every question searches the pool of all the week's articles;
+  ``question``: each question is answered only over its own search results
+  (an article-id filter through the same answering path), the protocol of the
+  benchmark's published "with search" baselines. A question whose search
+  returned no article with text is not asked there (see evals.runner).
 - A question is tagged ``answerable`` when its gold text occurs, ignoring
-  case and whitespace runs, in the body of one of the week's articles, else
-  ``not-in-articles``; each question is also tagged with its week.
+  case and whitespace runs, in the body of one of the articles it is answered
+  over (the week's, or its own search results'), else ``not-in-articles``;
+  each question is also tagged with its week.
+- A question's own articles are its gcs line's search results, mapped to
+  article ids by the same loader that builds the week's corpus.
 - A malformed question line is an error naming the file and line: silently
   dropping questions would change what the figures mean.
 """
@@ -24,15 +33,15 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from evals.gold import GoldItem
-from evals.runner import OnRow, evaluate, temporary_services
+from evals.runner import OnRow, evaluate, model_ids, temporary_services
 from index.article import Article
-from index.loaders import DEFAULT_MAX_FILE_BYTES, LoadFailure, load_paths
+from index.loaders import DEFAULT_MAX_FILE_BYTES, LoadFailure, load_paths, load_upload
 from qa_service.services import Services
 from qa_service.settings import Settings
 
@@ -40,6 +49,7 @@ QA_SUFFIX = "_qa.jsonl"
 GCS_SUFFIX = "_gcs.jsonl"
 ANSWERABLE = "answerable"
 NOT_IN_ARTICLES = "not-in-articles"
+SCOPES = ("week", "question")
 _DAY = re.compile(r"(\d{4})/(\d{2})/(\d{2})")
 
 
@@ -49,12 +59,14 @@ class RealTimeQAError(ValueError):
 
 @dataclass(frozen=True)
 class Week:
-    """One quiz week: its questions (tagged) and the distinct articles its searches returned."""
+    """One quiz week: its questions (tagged), the distinct articles its searches returned,
+    and each question's own search results as article ids (``pools``)."""
 
     name: str
     questions: tuple[GoldItem, ...]
     articles: tuple[Article, ...]
     failures: tuple[LoadFailure, ...] = ()
+    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def n_answerable(self) -> int:
@@ -143,6 +155,31 @@ def search_days(gcs_path: Path) -> dict[str, date]:
     return days
 
 
+def question_pools(gcs_path: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> dict[str, tuple[str, ...]]:
+    """question_id -> ids of the articles its search returned, in result order.
+
+    Each line goes through the loader on its own, so the ids are exactly those
+    of the week's corpus (results without text are no article there either).
+    """
+    try:
+        text = gcs_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise RealTimeQAError(f"cannot read {gcs_path}: {err}") from None
+    pools: dict[str, tuple[str, ...]] = {}
+    # split("\n") as the loader does: JSON strings may hold a raw U+2028.
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        try:
+            qid = json.loads(line).get("question_id")
+        except (json.JSONDecodeError, AttributeError):
+            continue  # the week's load already reports this line as a failure
+        if isinstance(qid, str):
+            loaded = load_upload(gcs_path.name, line.encode("utf-8"), max_file_bytes=max_file_bytes)
+            pools[qid.strip()] = tuple(dict.fromkeys(a.id for a in loaded.articles))
+    return pools
+
+
 def _squashed(text: str) -> str:
     return " ".join(text.casefold().split())
 
@@ -154,8 +191,9 @@ def tag_answerability(item: GoldItem, bodies: list[str]) -> GoldItem:
     return replace(item, tags=(*item.tags, ANSWERABLE if found else NOT_IN_ARTICLES))
 
 
-def load_week(qa_path: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Week:
-    """The questions and articles of one week, from its qa file and the gcs file beside it."""
+def load_week(qa_path: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, scope: str = "week") -> Week:
+    """The questions and articles of one week, from its qa file and the gcs file beside it;
+    answerability is judged over the pool each question is answered over under ``scope``."""
     name = qa_path.name.removesuffix(QA_SUFFIX)
     gcs_path = qa_path.with_name(name + GCS_SUFFIX)
     if not gcs_path.is_file():
@@ -164,15 +202,17 @@ def load_week(qa_path: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> We
     day = parse_day(f"{name[:4]}/{name[4:6]}/{name[6:8]}")
     week_tag = f"week-{day.isoformat() if day else name}"
     days = search_days(gcs_path)
-    bodies = [_squashed(article.body) for article in loaded.articles]
+    pools = question_pools(gcs_path, max_file_bytes)
+    bodies = {article.id: _squashed(article.body) for article in loaded.articles}
     questions = []
     for number, record in _json_lines(qa_path):
         try:
             item = question_item(record, days, week_tag)
         except ValueError as err:
             raise RealTimeQAError(f"{qa_path}:{number}: {err}") from None
-        questions.append(tag_answerability(item, bodies))
-    return Week(name, tuple(questions), tuple(loaded.articles), tuple(loaded.failures))
+        pool = bodies.values() if scope == "week" else [bodies[i] for i in pools.get(item.id, ()) if i in bodies]
+        questions.append(tag_answerability(item, list(pool)))
+    return Week(name, tuple(questions), tuple(loaded.articles), tuple(loaded.failures), pools)
 
 
 def find_weeks(directory: Path) -> list[Path]:
@@ -186,14 +226,16 @@ def find_weeks(directory: Path) -> list[Path]:
 
 
 def load_weeks(directory: Path, weeks: int | None = None, limit: int | None = None,
-               max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Week]:
+               max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, scope: str = "week") -> list[Week]:
     """The first ``weeks`` weeks under ``directory``, cut to the first ``limit`` questions overall."""
+    if scope not in SCOPES:
+        raise RealTimeQAError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
     loaded: list[Week] = []
     left = limit
     for path in find_weeks(directory)[:weeks]:
         if left is not None and left <= 0:
             break
-        week = load_week(path, max_file_bytes)
+        week = load_week(path, max_file_bytes, scope)
         if left is not None:
             week = replace(week, questions=week.questions[:left])
             left -= len(week.questions)
@@ -202,16 +244,19 @@ def load_weeks(directory: Path, weeks: int | None = None, limit: int | None = No
     return loaded
 
 
-def run_weeks(settings: Settings, weeks: list[Week], top_k: int, progress: OnRow | None = None) -> list[dict]:
-    """Scored rows of every week's questions, each week asked over a fresh index of its own articles.
+def run_weeks(settings: Settings, weeks: list[Week], top_k: int, progress: OnRow | None = None,
+              scope: str = "week") -> tuple[list[dict], dict]:
+    """Scored rows of every week's questions and the models used.
 
-    The models load once: every week's services reuse the previous week's.
+    Each week gets a fresh index of its own articles; with scope "question"
+    each question searches only its own search results there. The models load
+    once: every week's services reuse the previous week's.
     """
     rows: list[dict] = []
     models: Services | None = None
     for week in weeks:
         with temporary_services(settings, like=models) as services:
             services.ingestor.ingest(week.articles)
-            rows += evaluate(services, week.questions, top_k, progress)
+            rows += evaluate(services, week.questions, top_k, progress, week.pools if scope == "question" else None)
         models = services
-    return rows
+    return rows, model_ids(models) if models else {}

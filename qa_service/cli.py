@@ -199,12 +199,16 @@ def eval_(
     realtimeqa: Optional[Path] = typer.Option(None, "--realtimeqa", help="RealTimeQA past/YYYY directory"),
     weeks: Optional[int] = typer.Option(None, "--weeks", min=1, help="only the first N weeks"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
+    scope: Optional[str] = typer.Option(
+        None, "--scope", metavar="week|question",
+        help="RealTimeQA protocol: 'week' (default) searches all the week's articles; 'question' answers "
+             "each question over its own search results only"),
 ) -> None:
     """Score answers against gold answers (or `eval compare A B`)."""
     from evals.cli import run_eval_command
 
     code = run_eval_command(ctx.obj["settings"], gold or [], corpus=corpus or [], report=report, top_k=top_k,
-                            realtimeqa=realtimeqa, weeks=weeks, limit=limit)
+                            realtimeqa=realtimeqa, weeks=weeks, limit=limit, scope=scope)
     raise typer.Exit(code)
 
 

@@ -20,7 +20,8 @@ from evals.realtimeqa import (
     load_weeks,
     parse_day,
 )
-from evals.runner import run_gold
+from evals.runner import NO_POOL, run_gold
+from index.loaders import load_paths
 from qa_service.answering import AnswerEvent, PassagesEvent, TokenEvent
 from qa_service.generation import Usage
 from qa_service.models import Answer, AnswerSentence, Citation, Passage
@@ -31,7 +32,10 @@ RTQA = ROOT / "tests" / "fixtures" / "realtimeqa" / "past" / "2025"
 METRIC_KEYS = {
     "em", "f1", "answer_recall", "abstain_precision", "abstain_recall", "recall_at_5", "mrr",
     "citation_recall", "citation_precision", "latency_p50_ms", "latency_p95_ms", "answer_words",
+    "answer_precision", "cited_evidence_correctness", "n_answered_with_gold", "n_wrong_but_cited",
+    "n_not_retrieved", "n_retrieved_abstained", "n_retrieved_wrong", "n_right",
 }
+RUN_KEYS = {"command", "data", "settings", "models", "prompt_sha256", "git", "versions"}
 
 # --- gold files -------------------------------------------------------------------------
 
@@ -154,6 +158,34 @@ def test_load_weeks_fixture():
     assert first.questions[0].question == "Which company won the contract to rebuild the Marlowe Bay pier?"
 
 
+def _narrowed_week(tmp_path: Path) -> Path:
+    """Week 20250606 where question 1's search returned only the library story (the mayor
+    story is still in the week, via question 0) and question 2 has no search results line."""
+    week = tmp_path / "narrowed"
+    week.mkdir()
+    shutil.copy(RTQA / "20250606_qa.jsonl", week)
+    records = [json.loads(line) for line in (RTQA / "20250606_gcs.jsonl").read_text().splitlines() if line.strip()]
+    records[1]["search_result"] = [r for r in records[1]["search_result"] if "library" in r["url"]]
+    lines = [json.dumps(r) for r in records if r["question_id"] != "20250606_2"]
+    (week / "20250606_gcs.jsonl").write_text("\n".join(lines) + "\n")
+    return week
+
+
+def test_load_weeks_pools_and_question_scope(tmp_path):
+    week = _narrowed_week(tmp_path)
+    (by_week,) = load_weeks(week)
+    (by_question,) = load_weeks(week, scope="question")
+    ids = {a.title.split()[0]: a.id for a in load_paths([week / "20250606_gcs.jsonl"]).articles}
+    # each question's own search results, as the ids the loader gives the week's articles
+    assert by_question.pools == {"20250606_0": (ids["Tidewell"], ids["Rosalind"]), "20250606_1": (ids["Harbour"],)}
+    assert by_week.pools == by_question.pools
+    # answerable over the pool the question is answered over
+    assert [q.tags[-1] for q in by_week.questions] == [ANSWERABLE, ANSWERABLE, NOT_IN_ARTICLES]
+    assert [q.tags[-1] for q in by_question.questions] == [ANSWERABLE, NOT_IN_ARTICLES, NOT_IN_ARTICLES]
+    with pytest.raises(RealTimeQAError, match="unknown scope 'article'"):
+        load_weeks(week, scope="article")
+
+
 def test_load_weeks_limits():
     assert [w.name for w in load_weeks(RTQA, weeks=1)] == ["20250606"]
     limited = load_weeks(RTQA.parent, limit=4)  # a folder above past/YYYY works too
@@ -232,6 +264,19 @@ def test_run_gold_rows_and_failures():
     assert failed["answer"] == "" and failed["statements"] == [] and failed["tokens"] == 0
     # retrieval had finished before the failure: its passages still count for recall
     assert failed["passages"] == ["Ann Lee won the race.", "Rain later."]
+    assert "pool" not in ok and "not_asked" not in ok
+
+
+def test_run_gold_in_pools():
+    items = parse_gold(GOOD)
+    services = _FakeServices()
+    pooled, unpooled = run_gold(services, items, 4, pools={"q1": ("a1", "a2")})
+    (asked,) = services.answerer.asked  # q2 has an empty pool: never asked
+    assert asked.text == "Who won?" and asked.filters.article_ids == ["a1", "a2"]
+    assert pooled["pool"] == ["a1", "a2"] and pooled["answer"] == "Ann Lee won the race [1]."
+    assert unpooled["pool"] == [] and unpooled["not_asked"] == NO_POOL
+    assert (unpooled["abstained"], unpooled["error"], unpooled["latency_ms"], unpooled["passages"]) == (
+        True, None, None, [])
 
 
 # --- the eval command without models -----------------------------------------------------------
@@ -258,6 +303,10 @@ def test_eval_command_bad_arguments(tmp_path, capsys):
     assert _run(tmp_path, [str(good)], corpus=[tmp_path / "no-corpus"]) == 2
     assert "corpus path not found" in capsys.readouterr().err
     assert _run(tmp_path, [str(good)], weeks=2) == 2
+    assert _run(tmp_path, [str(good)], scope="question") == 2
+    assert "--scope only applies with --realtimeqa" in capsys.readouterr().err
+    assert _run(tmp_path, [], realtimeqa=RTQA, scope="article") == 2
+    assert "--scope must be one of week, question, got 'article'" in capsys.readouterr().err
     assert _run(tmp_path, [], realtimeqa=tmp_path / "nowhere") == 2
     assert not (tmp_path / "report").exists()
 
@@ -268,9 +317,18 @@ def test_eval_compare(tmp_path, capsys):
         (tmp_path / name / "report.json").write_text(json.dumps({"metrics": {"f1": f1, "n_questions": 4}}))
     assert _run(tmp_path, ["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["metric", "a", "b", "b", "-", "a"]
-    assert lines[1].split() == ["f1", "0.5000", "0.7500", "+0.2500"]
-    assert lines[2].split() == ["n_questions", "4", "4", "+0"]
+    assert lines[0].startswith("Configuration: not recorded")  # reports from before run records
+    assert lines[1] == ""
+    assert lines[2].split() == ["metric", "a", "b", "b", "-", "a"]
+    assert lines[3].split() == ["f1", "0.5000", "0.7500", "+0.2500"]
+    assert lines[4].split() == ["n_questions", "4", "4", "+0"]
+    for name, top_k in (("a", 5), ("b", 10)):
+        data = json.loads((tmp_path / name / "report.json").read_text())
+        (tmp_path / name / "report.json").write_text(json.dumps({"run": {"settings": {"top_k": top_k}}, **data}))
+    assert _run(tmp_path, ["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["Configuration differences (a -> b):", "  settings.top_k: 5 -> 10", ""]
+    assert lines[3].split() == ["metric", "a", "b", "b", "-", "a"]
     assert _run(tmp_path, ["compare", str(tmp_path / "a")]) == 2
     assert _run(tmp_path, ["compare", str(tmp_path / "a"), str(tmp_path / "missing")]) == 2
     assert "cannot read the reports" in capsys.readouterr().err
@@ -292,9 +350,23 @@ def _check_report(report: Path, n_rows: int) -> dict:
     assert data["metrics"]["n_questions"] == n_rows and data["metrics"]["n_failed"] == 0
     assert len(data["rows"]) == n_rows
     for row in data["rows"]:
-        assert {"id", "question", "gold_answers", "answer", "citations", "passages", "f1", "retrieval_rank"} <= row.keys()
-        assert row["error"] is None and row["latency_ms"] > 0
-    assert (report / "report.md").read_text().startswith("# ")
+        assert {"id", "question", "gold_answers", "answer", "citations", "passages", "f1", "retrieval_rank",
+                "outcome", "wrong_but_cited", "cited_evidence_correct"} <= row.keys()
+        assert row["error"] is None and (row.get("not_asked") or row["latency_ms"] > 0)
+    # what produced the report
+    run = data["run"]
+    assert RUN_KEYS <= run.keys()
+    assert run["models"] == {"embedding": "all-MiniLM-L6-v2", "generation": "gemma-3-270m-q4_k_m"}
+    assert run["settings"]["top_k"] == 5 and "api_key" not in run["settings"] and "data_dir" not in run["settings"]
+    assert len(run["prompt_sha256"]["answer.txt"]) == 64
+    assert run["git"] is None or len(run["git"]["commit"]) == 40
+    assert "eval" in run["command"]
+    markdown = (report / "report.md").read_text()
+    assert markdown.startswith("# ")
+    for section in ("## Run", "- Models: embedding all-MiniLM-L6-v2", "| answer_precision |",
+                    "| cited_evidence_correctness |", "| citation_recall (self-consistency) |",
+                    "## Answers by tag", "## Outcomes of the"):
+        assert section in markdown, section
     assert (report / "report.png").read_bytes()[:4] == b"\x89PNG"
     return data
 
@@ -311,6 +383,15 @@ def test_eval_demo_slice_end_to_end(tmp_path):
     # retrieval over the demo corpus finds the evidence for most of these questions
     assert data["metrics"]["recall_at_5"] >= 0.6
     assert str(report / "report.json") in done.stdout and "recall_at_5" in done.stdout
+    run_data = data["run"]["data"]
+    assert (run_data["questions"], run_data["limit"], run_data["articles"]) == (5, 5, 10)
+    assert run_data["gold"] == "evals/gold/demo.jsonl" and len(run_data["articles_sha256"]) == 64
+    # outcomes partition the answerable questions; the gold-judged measures are consistent with them
+    metrics = data["metrics"]
+    answerable = [r for r in data["rows"] if r["gold_answers"]]
+    assert sum(metrics[f"n_{o}"] for o in ("not_retrieved", "retrieved_abstained", "retrieved_wrong", "right")) \
+        == len(answerable)
+    assert metrics["n_right"] == sum(r["answer_recall"] for r in answerable)
     # the temporary index is gone and the configured one was never touched
     assert not (tmp_path / "data").exists()
 
@@ -321,15 +402,43 @@ def test_eval_realtimeqa_fixture_end_to_end(tmp_path):
     done = _cli(tmp_path, "--realtimeqa", RTQA, "--report", report)
     assert done.returncode == 0, done.stderr[-3000:]
     data = _check_report(report, 5)
-    assert list(data) == ["title", "created_at", "metrics", "metrics_answerable", "rows"]
+    assert list(data) == ["title", "created_at", "run", "metrics", "metrics_answerable", "by_tag", "rows"]
     assert data["metrics_answerable"]["n_questions"] == 4
     assert METRIC_KEYS <= data["metrics_answerable"].keys()
+    run_data = data["run"]["data"]
+    assert run_data["scope"] == "week" and list(run_data["weeks"]) == ["20250606", "20250613"]
+    assert run_data["weeks"]["20250606"] == {"questions": 3, "answerable": 2, "articles": 3, "load_failures": 0}
     by_id = {r["id"]: r for r in data["rows"]}
     assert by_id["20250606_2"]["tags"] == ["week-2025-06-06", NOT_IN_ARTICLES]
     assert by_id["20250613_1"]["gold_answers"] == ["curlew"] and by_id["20250613_1"]["as_of"] == "2025-06-13"
     # each week is asked over its own articles only
     assert all("curlew" not in " ".join(by_id[q]["passages"]).lower() for q in ("20250606_0", "20250606_1"))
     assert by_id["20250613_1"]["retrieval_rank"] == 1
+    assert set(data["by_tag"]) == {ANSWERABLE, NOT_IN_ARTICLES, "week-2025-06-06", "week-2025-06-13"}
     markdown = (report / "report.md").read_text()
+    assert "scope week: every question searches all the week's articles" in markdown
     assert "## Metrics\n" in markdown and "## Metrics, answerable questions only (4 questions)" in markdown
     assert markdown.index("answerable questions only") < markdown.index("## Worst 10 questions")
+    assert "## Outcomes of the 5 questions with gold answers" in markdown
+
+
+@pytest.mark.slow
+def test_eval_realtimeqa_question_scope_end_to_end(tmp_path):
+    week = _narrowed_week(tmp_path)
+    report = tmp_path / "report"
+    done = _cli(tmp_path, "--realtimeqa", week, "--scope", "question", "--report", report)
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = _check_report(report, 3)
+    assert data["run"]["data"]["scope"] == "question" and "scope question" in data["title"]
+    by_id = {r["id"]: r for r in data["rows"]}
+    # only question 0 has its answer among its own search results
+    assert data["metrics_answerable"]["n_questions"] == 1
+    # question 1 searched only the library story, though the week holds the mayor story
+    assert len(by_id["20250606_1"]["pool"]) == 1
+    assert all("Achebe" not in p for p in by_id["20250606_1"]["passages"])
+    assert {c["article_id"] for c in by_id["20250606_1"]["citations"]} <= set(by_id["20250606_1"]["pool"])
+    # question 2 has no search results: not asked, an abstention
+    assert by_id["20250606_2"]["not_asked"] == NO_POOL and by_id["20250606_2"]["abstained"] is True
+    markdown = (report / "report.md").read_text()
+    assert "each question is answered only over its own search results" in markdown
+    assert "(not asked: " + NO_POOL + ")" in markdown

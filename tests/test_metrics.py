@@ -5,13 +5,18 @@ import re
 import pytest
 
 from evals.metrics import (
+    OUTCOMES,
     RATIO_KEYS,
     abstention_scores,
     aggregate,
+    answer_measures,
+    answer_outcome,
     answer_recall,
     answer_recall_by_tag,
     answer_words,
+    by_tag,
     citation_scores,
+    cites_gold_evidence,
     exact_match,
     first_hit_rank,
     mrr,
@@ -242,6 +247,9 @@ def test_score_row_fields():
     assert (c["em"], c["f1"], c["answer_recall"], c["retrieval_rank"]) == (0.0, 0.0, 0.0, None)
     assert (c["citation_recall"], c["citation_precision"]) == (None, None)
     assert (d["em"], d["f1"], d["answer_recall"], d["retrieval_rank"]) == (None, None, None, None)
+    assert [r["outcome"] for r in (a, b, c, d)] == ["right", "right", "failed", None]
+    assert [r["cited_evidence_correct"] for r in (a, b, c, d)] == [1.0, 1.0, None, None]
+    assert [r["wrong_but_cited"] for r in (a, b, c, d)] == [False, False, False, None]
     assert d["id"] == "d" and d["question"] == "question d?"  # raw fields kept
 
 
@@ -268,6 +276,15 @@ def test_aggregate_four_rows():
         "recall_at_5": 2 / 3,
         "recall_at_10": 2 / 3,
         "mrr": (1 / 2 + 1) / 3,
+        # answered answerable a and b, both right, both citing a quote with the alias
+        "answer_precision": 1.0,
+        "cited_evidence_correctness": 1.0,
+        "n_answered_with_gold": 2,
+        "n_wrong_but_cited": 0,
+        "n_not_retrieved": 0,
+        "n_retrieved_abstained": 0,
+        "n_retrieved_wrong": 0,
+        "n_right": 2,
         # a and b: recall (1 + 1) / 2, precision (1 + 0.5) / 2
         "citation_recall": 1.0,
         "citation_precision": 0.75,
@@ -286,10 +303,13 @@ def test_aggregate_four_rows():
 
 def test_aggregate_empty_run_is_all_undefined():
     metrics = aggregate([])
-    assert metrics["n_questions"] == 0 and metrics["n_failed"] == 0
+    counts = {k for k in metrics if k.startswith("n_")}
+    assert counts == {"n_questions", "n_failed", "n_answered_with_gold", "n_wrong_but_cited",
+                      *(f"n_{o}" for o in OUTCOMES if o != "failed")}
+    assert all(metrics[k] == 0 for k in counts)
     assert set(RATIO_KEYS) <= metrics.keys()
     undefined = {k for k, v in metrics.items() if v is None}
-    assert undefined == metrics.keys() - {"n_questions", "n_failed"}
+    assert undefined == metrics.keys() - counts
     assert not any(isinstance(v, float) and math.isnan(v) for v in metrics.values())
 
 
@@ -297,3 +317,127 @@ def test_answer_recall_by_tag():
     by_tag = answer_recall_by_tag([score_row(r, CHECKER) for r in RAW_ROWS])
     # people: a 1, b 1, c failed 0 (d is unanswerable); places: b 1
     assert by_tag == {"people": (pytest.approx(2 / 3), 3), "places": (1.0, 1)}
+
+
+# --- gold-judged answer measures (independent of the support checker) -------------------
+
+
+def test_cites_gold_evidence_by_alias_on_whole_tokens():
+    assert cites_gold_evidence(["Lee met Larry Fink."], ["Larry Fink"], [])
+    assert cites_gold_evidence(["Rain.", "LARRY FINK, BlackRock's chief, smiled."], ["larry fink"], [])
+    assert not cites_gold_evidence(["Lee met Finkelstein."], ["Fink"], [])
+    assert not cites_gold_evidence([], ["Fink"], ["Fink met Lee."])
+
+
+def test_cites_gold_evidence_by_overlap_with_an_evidence_quote():
+    evidence = ["The leaders met in Seoul on Monday."]  # tokens: leaders met in seoul on monday (6)
+    # 3 of the 6 evidence tokens (met, in, monday): exactly half counts
+    assert cites_gold_evidence(["Ministers met in Busan last Monday."], ["Lee"], evidence)
+    # 2 of 6 (met, monday): a sentence sharing a few words is about something else
+    assert not cites_gold_evidence(["Markets met resistance by Monday."], ["Lee"], evidence)
+    # a repeated word counts once per occurrence in the evidence
+    assert not cites_gold_evidence(["met met met"], [], ["met in Seoul"])
+    assert not cites_gold_evidence(["Anything at all."], [], ["", "  "])
+
+
+def test_answer_outcome_by_first_lost_stage():
+    def outcome(failed=False, abstained=False, right=False, alias_retrieved=True):
+        return answer_outcome(failed=failed, abstained=abstained, right=right, alias_retrieved=alias_retrieved)
+
+    assert outcome(right=True) == "right"
+    assert outcome(right=True, alias_retrieved=False) == "right"  # the answer counts, however it was found
+    assert outcome(alias_retrieved=False) == "not_retrieved"
+    assert outcome(alias_retrieved=False, abstained=True) == "not_retrieved"
+    assert outcome(abstained=True) == "retrieved_abstained"
+    assert outcome() == "retrieved_wrong"
+    assert outcome(failed=True, alias_retrieved=False) == "failed"
+
+
+FINK_PASSAGE = "On Monday Lee met BlackRock CEO Larry Fink in New York."
+GOLD_ROWS = [
+    # answered wrong, quoting a real sentence that says something else: the checker
+    # accepts the citation (citation recall 1), the gold says the answer is wrong
+    _raw(
+        "wrong-cited", tags=["people"], gold_answers=["Larry Fink"], evidence_quotes=[FINK_PASSAGE],
+        answer="Lee met Jamie Dimon [1].", passages=[FINK_PASSAGE, "Lee met Jamie Dimon at the bank."],
+        statements=[{"text": "Lee met Jamie Dimon [1].", "quotes": ["Lee met Jamie Dimon at the bank."]}],
+    ),
+    # right answer, but the quote neither names the answer nor matches the evidence
+    _raw(
+        "right-unbacked", tags=["people", "places"], gold_answers=["Seoul"],
+        evidence_quotes=["The leaders met in Seoul on Monday."],
+        answer="They met in Seoul [1].", passages=["The leaders met in Seoul on Monday.", "Markets fell."],
+        statements=[{"text": "They met in Seoul [1].", "quotes": [OFF_TOPIC]}],
+    ),
+    # right answer whose quote lacks the alias but restates the evidence: correct
+    _raw(
+        "right-overlap", tags=["places"], gold_answers=["Seoul"],
+        evidence_quotes=["The leaders met in Seoul on Monday."],
+        answer="Seoul [1].", passages=["The leaders met in the capital on Monday."],
+        statements=[{"text": "Seoul [1].", "quotes": ["The leaders met in the capital on Monday."]}],
+    ),
+    # wrong and uncited: wrong, but not wrong-but-cited; the alias never reached the passages
+    _raw("wrong-uncited", tags=["people"], gold_answers=["Busan"], answer="Incheon.", passages=["Rain."],
+         statements=[{"text": "Incheon.", "quotes": []}]),
+    _raw("abstained-found", gold_answers=["Busan"], abstained=True, answer="Not in the articles.",
+         passages=["The race was held in Busan."]),
+    _raw("abstained-missing", gold_answers=["Busan"], abstained=True, passages=["Rain."]),
+    # unanswerable but answered with a citation: an abstention failure, not wrong-but-cited
+    _raw("unanswerable", answer="Ann [1].", passages=["Ann spoke."],
+         statements=[{"text": "Ann [1].", "quotes": ["Ann spoke."]}]),
+]
+
+
+def test_score_row_gold_judged_fields():
+    rows = {r["id"]: r for r in (score_row(raw, CHECKER) for raw in GOLD_ROWS)}
+    wrong = rows["wrong-cited"]
+    assert (wrong["wrong_but_cited"], wrong["outcome"], wrong["cited_evidence_correct"]) == (
+        True, "retrieved_wrong", None)
+    assert wrong["citation_recall"] == 1.0  # self-consistent, and wrong
+    assert (rows["right-unbacked"]["outcome"], rows["right-unbacked"]["cited_evidence_correct"]) == ("right", 0.0)
+    assert rows["right-unbacked"]["wrong_but_cited"] is False
+    assert rows["right-overlap"]["cited_evidence_correct"] == 1.0
+    assert (rows["wrong-uncited"]["wrong_but_cited"], rows["wrong-uncited"]["outcome"]) == (False, "not_retrieved")
+    assert rows["abstained-found"]["outcome"] == "retrieved_abstained"
+    assert rows["abstained-missing"]["outcome"] == "not_retrieved"
+    assert rows["abstained-found"]["wrong_but_cited"] is False
+    unanswerable = rows["unanswerable"]
+    assert (unanswerable["wrong_but_cited"], unanswerable["outcome"], unanswerable["cited_evidence_correct"]) == (
+        None, None, None)
+
+
+def test_answer_measures_and_aggregate():
+    scored = [score_row(raw, CHECKER) for raw in GOLD_ROWS]
+    expected = {
+        # answered with gold: wrong-cited, right-unbacked, right-overlap, wrong-uncited -> 2 right of 4
+        "answer_precision": 2 / 4,
+        # right: right-unbacked (0), right-overlap (1)
+        "cited_evidence_correctness": 1 / 2,
+        "n_answered_with_gold": 4,
+        "n_wrong_but_cited": 1,
+        "n_not_retrieved": 2,
+        "n_retrieved_abstained": 1,
+        "n_retrieved_wrong": 1,
+        "n_right": 2,
+    }
+    assert answer_measures(scored) == pytest.approx(expected)
+    metrics = aggregate(scored)
+    assert {k: metrics[k] for k in expected} == pytest.approx(expected)
+    # 6 answerable, 2 right: recall 1/3, where precision says 1/2 of the answers are right
+    assert metrics["answer_recall"] == pytest.approx(2 / 6)
+    # the checker credits the wrong answer's citation (1) and none of the others' (0):
+    # citation recall 1/4 counts a wrong answer and misses a right one
+    assert metrics["citation_recall"] == pytest.approx(1 / 4)
+
+
+def test_by_tag():
+    tags = by_tag([score_row(raw, CHECKER) for raw in GOLD_ROWS])
+    assert list(tags) == ["people", "places"]
+    people, places = tags["people"], tags["places"]
+    # people: wrong-cited, right-unbacked, wrong-uncited
+    assert (people["n_with_gold"], people["answer_recall"], people["answer_precision"]) == (
+        3, pytest.approx(1 / 3), pytest.approx(1 / 3))
+    assert (people["cited_evidence_correctness"], people["n_wrong_but_cited"]) == (0.0, 1)
+    # places: right-unbacked, right-overlap
+    assert (places["n_with_gold"], places["answer_precision"], places["cited_evidence_correctness"]) == (2, 1.0, 0.5)
+    assert places["n_wrong_but_cited"] == 0 and places["n_right"] == 2
