@@ -1,7 +1,7 @@
 """Tune the answer prompt on a small hand-written dev set (evals/prompt_dev.jsonl).
 
-Runs the real model and citation checker the way ``Answerer.stream`` does,
-minus retrieval: the dev items carry their own passages. Usage:
+Runs the real model, evidence ranking and checker through ``Answerer.answer_from``
+(the path after retrieval): the dev items carry their own passages. Usage:
 
     .venv/bin/python -m evals.prompt_dev [--template PATH] [--only ID ...]
 """
@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.embeddings import SentenceTransformerEmbedder
+from qa_service.answering import AnswerEvent, Answerer, Question, TokenEvent
 from qa_service.citations import CitationChecker
+from qa_service.evidence import sentences_of
 from qa_service.generation import LlamaCppGenerator, default_gguf_path
 from qa_service.models import Passage
-from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, load_template
+from qa_service.prompting import PromptBuilder, load_template
 
 DEV_SET = Path(__file__).with_name("prompt_dev.jsonl")
-MAX_TOKENS = 96  # as Answerer
 
 
 @dataclass(frozen=True)
@@ -37,22 +38,29 @@ class Row:
 def to_passages(item: dict) -> list[Passage]:
     return [
         Passage(n=n, chunk_id=f"{item['id']}-{n}", article_id=f"{item['id']}-{n}", title=p["title"],
-                published_at=p["published_at"], text=p["text"], start=0, end=len(p["text"]), score=1.0)
+                published_at=p["published_at"], text=p["text"], start=0, end=len(p["text"]), score=1.0,
+                sentences=sentences_of(p["text"], 0))
         for n, p in enumerate(item["passages"], 1)
     ]
 
 
-def run_item(item: dict, builder: PromptBuilder, generator: LlamaCppGenerator, checker: CitationChecker) -> Row:
-    passages = to_passages(item)
-    prompt = builder.build(item["question"], passages)
+def run_item(item: dict, answerer: Answerer, embedder: SentenceTransformerEmbedder) -> Row:
+    """One dev item through the Answerer's own path after retrieval (the item carries its passages)."""
+    question = Question(item["question"], len(item["passages"]))
+    raw, prompt_tokens = "", 0
     started = time.perf_counter()
-    raw = "".join(generator.stream(prompt, MAX_TOKENS, STOP)).strip()
+    for event in answerer.answer_from(question, to_passages(item), embedder.embed_query(item["question"])):
+        if isinstance(event, TokenEvent):
+            raw += event.text
+        elif isinstance(event, AnswerEvent):
+            answer = event.answer
     seconds = time.perf_counter() - started
-    checked = [] if raw.startswith(NOT_IN_ARTICLES) else checker.check(raw, passages)
-    kept = " ".join(s.text for s in checked if s.supported(checker.threshold))
+    if raw:
+        prompt_tokens = answerer.generator.count_tokens(answerer.generator.last_prompt)
+    kept = "" if answer.abstained else answer.answer
     expected = item["expected"]
     hit = any(a.lower() in kept.lower() for a in expected) if expected else not kept
-    return Row(item["id"], raw, kept, hit, not expected, generator.count_tokens(prompt), seconds)
+    return Row(item["id"], raw.strip(), kept, hit, not expected, prompt_tokens, seconds)
 
 
 def summary(rows: list[Row]) -> str:
@@ -65,6 +73,23 @@ def summary(rows: list[Row]) -> str:
             f"seconds {sum(r.seconds for r in rows) / len(rows):.2f}")
 
 
+class _Recording:
+    """Our generator, keeping the last prompt so its size can be reported."""
+
+    def __init__(self, inner: LlamaCppGenerator) -> None:
+        self.inner, self.name, self.last_prompt = inner, inner.name, ""
+
+    def prime(self, prefix: str) -> None:
+        self.inner.prime(prefix)
+
+    def stream(self, prompt, max_tokens, stop, usage=None):
+        self.last_prompt = prompt
+        return self.inner.stream(prompt, max_tokens, stop, usage)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", type=Path, help="answer template (default: prompts/answer.txt)")
@@ -74,13 +99,13 @@ def main() -> None:
     items = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
     items = [i for i in items if not args.only or i["id"] in args.only]
 
-    builder = PromptBuilder(template)
-    generator = LlamaCppGenerator(default_gguf_path())
-    checker = CitationChecker(SentenceTransformerEmbedder("all-MiniLM-L6-v2"), 0.5)
+    generator = _Recording(LlamaCppGenerator(default_gguf_path()))
+    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    answerer = Answerer(None, PromptBuilder(template), generator, CitationChecker(embedder))  # type: ignore[arg-type]
     print(f"fixed prompt tokens: {generator.count_tokens(template)}")
     rows = []
     for item in items:
-        row = run_item(item, builder, generator, checker)
+        row = run_item(item, answerer, embedder)
         rows.append(row)
         mark = "ok " if row.hit else "MISS"
         print(f"{mark} {row.id:<10} {row.prompt_tokens:>4}t {row.seconds:5.1f}s | raw: {row.raw!r}\n"

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Iterator, Union
 
+import numpy as np
+
 from qa_service.citations import CheckedSentence, CitationChecker
 from qa_service.evidence import Evidence, rank_evidence
 from qa_service.generation import Generator, Usage
@@ -85,20 +87,25 @@ class Answerer:
             yield AnswerEvent(self._abstain(question, nearest, clock), Usage())
             return
         yield PassagesEvent(found.passages)
+        yield from self.answer_from(question, found.passages, found.query_vector, clock)
 
+    def answer_from(self, question: Question, passages: list[Passage], query_vector: np.ndarray,
+                    clock: "_Clock | None" = None) -> Iterator[Event]:
+        """Answer from given passages (retrieval done): evidence, draft, verification, answer."""
+        clock = clock or _Clock()
         q = profile(question.text)
-        evidence = rank_evidence(q, found.passages, self.checker.sentence_vectors(found.passages), found.query_vector)
+        evidence = rank_evidence(q, passages, self.checker.sentence_vectors(passages), query_vector)
         answering = [e for e in evidence if e.answers]
         if not answering:
             clock.lap("verify")
-            yield AnswerEvent(self._abstain(question, found.passages, clock), Usage())
+            yield AnswerEvent(self._abstain(question, passages, clock), Usage())
             return
 
         usage = Usage()
         checked: list[CheckedSentence] = []
         if self.condense:
             shown = best_within(answering, self.prompt_words)
-            prompt = self.prompts.build(question.text, found.passages, by_passage(found.passages, shown))
+            prompt = self.prompts.build(question.text, passages, by_passage(passages, shown))
             pieces: list[str] = []
             for piece in self.generator.stream(prompt, self.max_tokens, STOP, usage):
                 pieces.append(piece)
@@ -115,9 +122,9 @@ class Answerer:
         if self.flag_unsupported:
             kept += [s for s in checked if not s.supported]
         if not any(s.supported for s in kept):
-            yield AnswerEvent(self._abstain(question, found.passages, clock), usage)
+            yield AnswerEvent(self._abstain(question, passages, clock), usage)
             return
-        yield AnswerEvent(self._compose(question, kept, found.passages, clock), usage)
+        yield AnswerEvent(self._compose(question, kept, passages, clock), usage)
 
     def _compose(self, question: Question, checked: list[CheckedSentence],
                  passages: list[Passage], clock: "_Clock") -> Answer:
