@@ -69,6 +69,9 @@ class _RecordingGenerator:
         self.prompt = prompt
         return self.inner.stream(prompt, max_tokens, stop, usage)
 
+    def likelihoods(self, contexts, target):
+        return self.inner.likelihoods(contexts, target)
+
 
 def _ask(services: Services, item: GoldItem) -> dict:
     """Our answer path, streamed; time to first token is measured from the question."""

@@ -89,6 +89,9 @@ class _Recording:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
+    def likelihoods(self, contexts, target):
+        return self.inner.likelihoods(contexts, target)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -12,8 +12,8 @@ from qa_service.citations import CheckedSentence, CitationChecker
 from qa_service.evidence import Evidence, rank_evidence
 from qa_service.generation import Generator, Usage
 from qa_service.models import Answer, AnswerSentence, Citation, Filters, Passage
-from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder
-from qa_service.questions import QuestionProfile, names_in, profile
+from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, format_passages
+from qa_service.questions import QuestionProfile, is_open_statement, names_in, profile
 from qa_service.retrieval import Retriever, to_passage
 
 ABSTAIN_MESSAGE = "The indexed articles do not answer this question."
@@ -58,7 +58,7 @@ class Answerer:
     def __init__(self, retriever: Retriever, prompts: PromptBuilder, generator: Generator,
                  checker: CitationChecker, *, max_tokens: int = 96, flag_unsupported: bool = False,
                  prompt_words: int = 60, list_sentences: int = 3, condense: bool = True,
-                 extractive_fallback: bool = True) -> None:
+                 extractive_fallback: bool = True, judge_candidates: int = 0) -> None:
         self.retriever = retriever
         self.prompts = prompts
         self.generator = generator
@@ -69,6 +69,7 @@ class Answerer:
         self.list_sentences = list_sentences
         self.condense = condense
         self.extractive_fallback = extractive_fallback
+        self.judge_candidates = judge_candidates
         generator.prime(prompts.prefix)
 
     def ask(self, question: Question) -> Answer:
@@ -95,7 +96,7 @@ class Answerer:
         clock = clock or _Clock()
         q = profile(question.text)
         evidence = rank_evidence(q, passages, self.checker.sentence_vectors(passages), query_vector)
-        answering = [e for e in evidence if e.answers]
+        answering = self._judged([e for e in evidence if e.answers], question.text)
         if not answering:
             clock.lap("verify")
             yield AnswerEvent(self._abstain(question, passages, clock), Usage())
@@ -125,6 +126,21 @@ class Answerer:
             yield AnswerEvent(self._abstain(question, passages, clock), usage)
             return
         yield AnswerEvent(self._compose(question, kept, passages, clock), usage)
+
+    def _judged(self, answering: list[Evidence], question: str) -> list[Evidence]:
+        """The best ``judge_candidates`` answering sentences reordered by the model's
+        likelihood of the question given each, log P(question | sentence): a small
+        model judges which sentence answers better than it writes an answer. Sentences
+        saying the thing is not known stay after those that give it."""
+        head = [e for e in answering[: self.judge_candidates] if not is_open_statement(e.text)]
+        if len(head) < 2:
+            return answering
+        contexts = [f"{format_passages([e.passage], [[e.text]])}\nQuestion:" for e in head]
+        scores = self.generator.likelihoods(contexts, " " + " ".join(question.split()))
+        if scores is None:
+            return answering
+        judged = [e for _, e in sorted(zip(scores, head), key=lambda pair: -pair[0])]
+        return judged + [e for e in answering if all(e is not j for j in judged)]
 
     def _compose(self, question: Question, checked: list[CheckedSentence],
                  passages: list[Passage], clock: "_Clock") -> Answer:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 import httpx
+import numpy as np
 
 
 class ModelUnavailable(RuntimeError):
@@ -35,6 +36,9 @@ class Generator(Protocol):
 
     def reachable(self) -> bool:
         """Can a prompt be sent right now? (for /readyz)"""
+
+    def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
+        """Mean log P(target | prefix + context) per context, or None when the backend cannot say."""
 
 
 def default_gguf_path() -> Path:
@@ -110,6 +114,45 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
+    def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
+        """Mean log-probability of ``target``'s tokens after the primed prefix plus each context.
+
+        The model as a judge of which sentence answers a question: log P(question | sentence)
+        (unsupervised passage re-ranking). Only the target's positions ask for logits; with a
+        262k-token vocabulary, logits for every position would cost ~1 s per context here.
+        """
+        import llama_cpp
+
+        if self._prefix is None:
+            return None
+        with self._lock:
+            n = len(self._prefix_tokens)
+            if not (self._llm.n_tokens >= n and self._llm.input_ids[:n].tolist() == self._prefix_tokens):
+                self._evaluate_prefix()
+            self._llm.n_tokens = n
+            self._llm._ctx.kv_cache_seq_rm(-1, n, -1)
+            wanted = self._llm.tokenize(target.encode("utf-8"), add_bos=False)
+            scores = []
+            for context in contexts:
+                given = self._llm.tokenize(context.encode("utf-8"), add_bos=False)
+                tokens = (given + wanted)[: self._llm.n_batch]
+                first = len(given) - 1  # the position whose logits predict the target's first token
+                batch = self._llm._batch
+                batch.set_batch(tokens, n_past=n, logits_all=False)
+                for i in range(len(tokens)):
+                    batch.batch.logits[i] = i >= first and i < len(tokens) - 1
+                self._llm._ctx.decode(batch)
+                total, counted = 0.0, 0
+                for i in range(first, len(tokens) - 1):
+                    row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, i),
+                                                shape=(self._llm.n_vocab(),))
+                    top = float(row.max())
+                    total += float(row[tokens[i + 1]]) - top - float(np.log(np.exp(row - top).sum()))
+                    counted += 1
+                self._llm._ctx.kv_cache_seq_rm(-1, n, -1)
+                scores.append(total / max(counted, 1))
+            return scores
+
 
 class OpenAIGenerator:
     """Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama) via /v1/completions.
@@ -131,6 +174,10 @@ class OpenAIGenerator:
 
     def prime(self, prefix: str) -> None:
         """Nothing to do: servers such as vLLM and llama.cpp cache shared prefixes themselves."""
+
+    def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
+        """Not asked of a model server: evidence keeps its embedding-and-coverage order."""
+        return None
 
     def reachable(self) -> bool:
         """The server lists its models within a couple of seconds."""

@@ -81,4 +81,5 @@ class Services:
             max_tokens=self.settings.max_answer_tokens, flag_unsupported=self.settings.unsupported == "flag",
             prompt_words=self.settings.prompt_words, list_sentences=self.settings.list_sentences,
             condense=self.settings.condense, extractive_fallback=self.settings.extractive_fallback,
+            judge_candidates=self.settings.judge_candidates,
         )

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     list_sentences: int = Field(3, ge=1, description="most sentences of an answer to a list question (who attended)")
     condense: bool = Field(True, description="the model condenses the answering sentences; false: the answer "
                            "is the best answering sentence(s) verbatim, and no model runs")
+    judge_candidates: int = Field(0, ge=0, description="the best answering sentences the model reorders by "
+                                  "log P(question | sentence); 0 = keep the evidence order")
     extractive_fallback: bool = Field(True, description="when the model's draft fails verification, answer with "
                                       "the best answering sentence (false: abstain)")
     llm_timeout_s: float = 60.0

@@ -103,6 +103,9 @@ class ScriptedGenerator:
     def prime(self, prefix: str) -> None:
         pass
 
+    def likelihoods(self, contexts: list[str], target: str) -> None:
+        return None  # no judge: the evidence order stands
+
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
         self.prompts.append(prompt)
         for word in self.text.split(" "):
@@ -250,3 +253,16 @@ def test_the_model_reads_the_best_evidence_sentences_within_the_budget(demo_serv
         n = int(title[1:title.index("]")])
         assert all(sentence in passages[n].text for sentence in split_sentences(text)), text
     assert any("Fink" in s for s in shown)
+
+
+def test_judge_scores_the_question_after_each_sentence_without_disturbing_generation(generator):
+    prompts = PromptBuilder(load_template("answer.txt"))
+    generator.prime(prompts.prefix)
+    prompt = prompts.build("Who rode the first tram?", [])
+    before = "".join(generator.stream(prompt, 12, ["\n"]))
+    contexts = ["[1] Tram opens (2025-04-02)\nMayor Ana Ruiz rode the first tram on Friday.\nQuestion:",
+                "[1] Rain ahead (2025-04-02)\nHeavy rain is expected on Sunday.\nQuestion:"]
+    scores = generator.likelihoods(contexts, " Who rode the first tram?")
+    assert scores == generator.likelihoods(contexts, " Who rode the first tram?")
+    assert all(s < 0 for s in scores) and scores[0] > scores[1]
+    assert "".join(generator.stream(prompt, 12, ["\n"])) == before

@@ -195,6 +195,9 @@ class _FailingModel:
 
     name = "failing"
 
+    def likelihoods(self, contexts, target):
+        return None
+
     def stream(self, prompt, max_tokens, stop, usage=None):
         yield " Larry"
         raise ModelUnavailable("model server at http://127.0.0.1:9/v1 failed: connection refused")
