@@ -92,7 +92,8 @@ class CitationChecker:
         def passes(group: list[int]) -> bool:
             sources = SourceTerms(evidence[j].text for j in group)
             context = SourceTerms(evidence[j].passage.text for j in group)
-            return (predicate_coverage(q, sources) >= need and states(text, sources, question, context, acronyms)
+            return (predicate_coverage(q, sources) >= need and all(sources.has(t) for t in q.required)
+                    and states(text, sources, question, context, acronyms)
                     and not (q.kind in ("who", "entity") and any(drops_partner(text, evidence[j].text) for j in group)))
 
         def score(group: list[int]) -> float:

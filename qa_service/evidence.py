@@ -83,8 +83,10 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
             if not sentence.readable:
                 continue
             similarity = float(vector @ query_vector)
-            predicate = predicate_coverage(q, SourceTerms([sentence.text]))
-            answers = predicate >= need and context >= required_topic(q) and adds_answer(q, sentence.text)
+            terms = SourceTerms([sentence.text])
+            predicate = predicate_coverage(q, terms)
+            answers = (predicate >= need and all(terms.has(t) for t in q.required)
+                       and context >= required_topic(q) and adds_answer(q, sentence.text))
             score = similarity + _PREDICATE_WEIGHT * predicate + _TOPIC_WEIGHT * context
             ranked.append(Evidence(passage, sentence, vector, similarity, predicate, answers, round(score, 4)))
     # A sentence that gives the answer goes before one saying it is not known

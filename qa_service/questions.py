@@ -54,6 +54,8 @@ class QuestionProfile:
     entities: tuple[tuple[str, ...], ...]  # the topic grouped by name ("Lee Jae Myung")
     predicate: frozenset[str]  # the other content words: what is asked about the topic
     wants_list: bool
+    required: frozenset[str] = frozenset()  # predicate terms the answering sentence must state
+
 
     @property
     def terms(self) -> frozenset[str]:
@@ -73,7 +75,22 @@ def profile(question: str) -> QuestionProfile:
     asked = {w for w in content_words(question) if w not in _QUESTION_WORDS | _TIME_WORDS and w not in types}
     predicate = frozenset(w for w in asked if w not in {t.lower() for t in topic} and w not in topic)
     wants_list = kind == "who" and bool(predicate & _LIST_PREDICATES)
-    return QuestionProfile(question, kind, topic, _entities(question), predicate, wants_list)
+    return QuestionProfile(question, kind, topic, _entities(question), predicate, wants_list,
+                           frozenset(_required(question)) & predicate)
+
+
+# The word a question hinges on: the verb of "who chairs...", the noun of
+# "how many jobs..." or "what is the capacity of...". A sentence that states
+# the rest of the question but not this word answers another question.
+_HINGES = (
+    re.compile(r"^\s*who\s+(?:(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\s+)?(?:be\s+)?([a-z]+)", re.I),
+    re.compile(r"\bhow (?:many|much)\s+([a-z]+)\s+(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\b", re.I),
+    re.compile(r"\bwhat (?:is|was|will be|are|were)\s+(?:the|its|their|his|her)\s+(?:[a-z]+\s+)?([a-z]+)\s+(?:of|for|in|at|on)\b", re.I),
+)
+
+
+def _required(question: str) -> set[str]:
+    return {stem(m.group(1)) for pattern in _HINGES if (m := pattern.search(question))}
 
 
 def _entities(question: str) -> tuple[tuple[str, ...], ...]:
@@ -87,7 +104,8 @@ def _entities(question: str) -> tuple[tuple[str, ...], ...]:
             else:
                 groups.append([stem(w)])
             previous = i
-    return tuple(tuple(g) for g in groups)
+    # A year alone rarely recurs in the story that answers ("in September 2025").
+    return tuple(tuple(g) for g in groups if not (len(g) == 1 and _YEAR.fullmatch(g[0])))
 
 
 def is_open_statement(sentence: str) -> bool:
@@ -110,7 +128,7 @@ def adds_answer(q: QuestionProfile, sentence: str) -> bool:
     new_names = names_in(sentence) - asked
     new_numbers = {n for n in numbers(sentence) if n not in asked}
     if q.kind == "how_much":
-        return bool(new_numbers)
+        return _has_quantity(sentence, asked)
     if q.kind == "when":
         return bool(new_numbers or ({stem(w) for w in tokens} & _TIME_WORDS))
     if q.kind == "where":
@@ -119,6 +137,19 @@ def adds_answer(q: QuestionProfile, sentence: str) -> bool:
         return bool(new_names)
     new_words = content_words(sentence) - {t.lower() for t in q.terms} - q.predicate
     return len(new_words) >= 3
+
+
+_NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty
+    hundred hundreds thousand thousands million millions billion billions trillion trillions several dozen dozens
+    half once twice""".split())
+_DATE_NUMBER = re.compile(rf"\b(?:{'|'.join(_MONTHS.split())})\.?\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b", re.I)
+
+
+def _has_quantity(sentence: str, asked: set[str]) -> bool:
+    """A number that is not a date or a year (or a number word: "six times", "several trillion won")."""
+    undated = _DATE_NUMBER.sub(" ", sentence)
+    figures = {n for n in numbers(undated) if n not in asked}
+    return bool(figures) or any(w.lower() in _NUMBER_WORDS for w in words(undated))
 
 
 def names_in(text: str) -> set[str]:
@@ -168,7 +199,9 @@ def _stated(entity: tuple[str, ...], source: SourceTerms) -> bool:
     figures = [t for t in entity if any(c.isdigit() for c in t) and not _YEAR.fullmatch(t)]
     if figures:
         return all(source.has(t) for t in figures)
-    return any(source.has(t) for t in entity)
+    # An acronym beside a name is a common qualifier ("Haenam AI"): the name decides.
+    words_ = [t for t in entity if not t.isupper()] or list(entity)
+    return any(source.has(t) for t in words_)
 
 
 _YEAR = re.compile(r"(19|20)\d\d")
