@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -485,6 +488,27 @@ def settled(live: Live, seconds: float = 20) -> int:
     while waiting(live) and time.monotonic() < deadline:
         time.sleep(0.1)
     return waiting(live)
+
+
+def test_a_plain_request_that_hangs_up_stops_the_model_at_once(live):
+    """Hung up while the model reads the prompt (seconds, before any token): the model stops
+    within a moment, not after the prompt and a first token."""
+    queue = live.app.state.runtime.queue
+    body = json.dumps({"question": QUESTION}).encode()
+    assert not queue.busy
+    server = urlsplit(live.url)
+    with socket.create_connection((server.hostname, server.port)) as raw:
+        raw.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        deadline = time.monotonic() + 60
+        while not queue.busy:
+            assert time.monotonic() < deadline, "the question never reached the model"
+            time.sleep(0.005)
+        time.sleep(0.3)  # retrieval is done; the model is reading the prompt
+    hung_up = time.monotonic()
+    while queue.busy:
+        time.sleep(0.005)
+    assert time.monotonic() - hung_up < 1.0
 
 
 def test_a_client_that_hangs_up_frees_its_place(live):
