@@ -401,11 +401,21 @@ def test_metrics_count_requests_tokens_and_ingests(client, asked):
     assert metric(client, "qa_http_request_duration_seconds_count", route="/v1/search", method="POST") >= 1
     assert "qa_inference_queue_waiting 0.0" in client.get("/metrics").text
 
+    failed = metric(client, "qa_articles_ingested_total", result="failed")
+    files = [("files", ("a.txt", b"\xff\xfe not text")), ("files", ("b.exe", b"MZ"))]
+    assert client.post("/v1/articles", files=files).json()["error"]["code"] == "nothing_ingested"
+    assert metric(client, "qa_articles_ingested_total", result="failed") == failed + 2
+
 
 def test_page_static_files_and_openapi_examples(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
+    head = client.head("/")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith("text/html")
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert client.get("/static/favicon.svg").status_code == 200
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/static/style.css").status_code == 200
     assert client.get("/static/missing.js").json()["error"]["code"] == "not_found"
