@@ -126,8 +126,8 @@ def parse_sse(text: str) -> list[tuple[str, str]]:
     return events
 
 
-def article_ids(client) -> list[str]:
-    listing = client.get("/v1/articles", params={"limit": 1000}).json()
+def article_ids(client, headers: dict[str, str] | None = None) -> list[str]:
+    listing = client.get("/v1/articles", params={"limit": 1000}, headers=headers).json()
     assert listing["total"] == len(listing["articles"])
     return sorted(a["id"] for a in listing["articles"])
 
@@ -346,26 +346,62 @@ def test_bad_input_is_a_json_error_and_loses_nothing(client, method, path, kwarg
 # -- auth, health, metrics, page, docs ---------------------------------------
 
 
-def test_writes_need_the_key_when_one_is_set(api_services):
-    app = create_app(api_settings(api_services, api_key="s3cret-key"), api_services)
-    note = {"title": "Key check", "body": "A note written to check the API key."}
-    with TestClient(app) as client:
-        before = article_ids(client)
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-key"}):
-            refused = client.post("/v1/articles", json=note, headers=headers)
-            assert refused.status_code == 401
-            assert refused.json()["error"]["code"] == "unauthorized"
-            assert refused.headers["www-authenticate"] == "Bearer"
-        assert article_ids(client) == before
-        assert client.post("/v1/search", json={"query": "Fink"}).status_code == 200  # reads stay open
+KEY = "s3cret-key-6f1d0c9a"
+NOTE = {"title": "Key check", "body": "A note written to check the API key."}
+# Every route that reads or writes data, the docs, and paths no route declares.
+GUARDED = [
+    ("post", "/v1/ask", {"json": {"question": NONSENSE}}), ("post", "/v1/search", {"json": {"query": "Fink"}}),
+    ("post", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": NONSENSE}]}}),
+    ("get", "/v1/articles", {}), ("get", "/v1/articles/0123456789abcdef", {}),
+    ("delete", "/v1/articles/0123456789abcdef", {}), ("post", "/v1/articles", {"json": NOTE}),
+    ("get", "/v1/models", {}), ("get", "/metrics", {}), ("get", "/docs", {}), ("get", "/openapi.json", {}),
+    ("get", "/v1/nowhere", {}), ("put", "/v1/ask", {}),
+]
+PUBLIC = [("get", "/healthz"), ("get", "/readyz"), ("get", "/"), ("head", "/"), ("get", "/static/app.js"),
+          ("get", "/favicon.ico")]
 
-        key = {"Authorization": "Bearer s3cret-key"}
-        added = client.post("/v1/articles", json=note, headers=key)
-        assert added.status_code == 200 and added.json()["added"] == 1
-        (note_id,) = added.json()["article_ids"]
-        assert client.delete(f"/v1/articles/{note_id}").status_code == 401
-        assert client.delete(f"/v1/articles/{note_id}", headers=key).status_code == 200
-        assert article_ids(client) == before
+
+def test_every_endpoint_but_health_and_the_page_needs_the_key(api_services, caplog):
+    app = create_app(api_settings(api_services, api_key=KEY), api_services)
+    seen = []
+    with TestClient(app) as client, caplog.at_level(logging.DEBUG):
+        before = article_ids(client, {"Authorization": f"Bearer {KEY}"})
+        for method, path, kwargs in GUARDED:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY},
+                            {"Authorization": f"Basic {KEY}"}, {"Authorization": f"Bearer {KEY}x"}):
+                refused = client.request(method, path, headers=headers, **kwargs)
+                seen.append(refused.text)
+                assert refused.status_code == 401, (method, path, headers)
+                assert refused.headers["content-type"] == "application/json"
+                assert refused.json()["error"]["code"] == "unauthorized"
+                assert refused.headers["www-authenticate"] == "Bearer"
+        assert article_ids(client, {"Authorization": f"Bearer {KEY}"}) == before
+
+        key = {"Authorization": f"Bearer {KEY}"}
+        for method, path, kwargs in GUARDED:
+            answered = client.request(method, path, headers=key, **kwargs)
+            seen.append(answered.text)
+            assert answered.status_code != 401, (method, path)
+            if path == "/v1/articles" and method == "post":
+                (note_id,) = answered.json()["article_ids"]
+                assert client.delete(f"/v1/articles/{note_id}", headers=key).status_code == 200
+        assert article_ids(client, key) == before
+        spec = client.get("/openapi.json", headers=key).json()
+        assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        assert "401" in spec["paths"]["/v1/search"]["post"]["responses"]
+        assert "401" not in spec["paths"]["/healthz"]["get"]["responses"]
+
+        for method, path in PUBLIC:
+            assert client.request(method, path).status_code == 200, path
+    assert KEY not in caplog.text
+    assert not any(KEY in text for text in seen)
+
+
+def test_metrics_may_be_public_when_the_rest_needs_the_key(api_services):
+    app = create_app(api_settings(api_services, api_key=KEY, metrics_public=True), api_services)
+    with TestClient(app) as client:
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/v1/articles").status_code == 401
 
 
 def test_health_and_readiness(client, demo_articles, api_services, monkeypatch):
