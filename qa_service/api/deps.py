@@ -44,6 +44,18 @@ def require_writer(request: Request) -> None:
                        headers={"WWW-Authenticate": "Bearer"})
 
 
+def is_json(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def require_json(request: Request) -> None:
+    """415 for a body sent as anything but JSON, as on /v1/articles (FastAPI would
+    otherwise validate the raw bytes and answer 422)."""
+    if not is_json(request.headers.get("content-type")):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+
+
 def check_length(text: str, limit: int, what: str, setting: str) -> None:
     """422 naming the limit when ``text`` is longer than ``limit`` characters."""
     if len(text) > limit:

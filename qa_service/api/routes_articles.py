@@ -23,7 +23,7 @@ from index.loaders import LoadFailure, LoaderError, LoadResult, load_upload
 from index.loaders.json_records import article_from_record
 from index.pipeline import IngestReport
 from qa_service.api.deps import Runtime, require_writer, runtime
-from qa_service.api.errors import ApiError
+from qa_service.api.errors import ApiError, invalid_json
 from qa_service.api.schemas import (
     ArticleDetail, ArticleIn, ArticleList, DeleteResponse, IngestResponse, error_responses,
 )
@@ -77,8 +77,8 @@ def _json_articles(raw: bytes, rt: Runtime) -> list[Article]:
     """Every article of a JSON body, or an error for the whole request."""
     try:
         parsed = json.loads(raw)
-    except ValueError as err:
-        raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {err}") from None
+    except (ValueError, RecursionError) as err:
+        raise invalid_json(err) from None
     if isinstance(parsed, dict):
         items, where = [parsed], ["article"]
     elif isinstance(parsed, list) and parsed:
