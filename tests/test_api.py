@@ -302,6 +302,30 @@ def test_upload_reports_bad_files_next_to_good_ones(client):
             client.delete(f"/v1/articles/{article_id}")
 
 
+def test_uploaded_articles_keep_only_http_links_and_text(client):
+    records = [
+        {"title": "Harbour lights relit", "body": "The harbour lights were relit on Monday.", "url": "javascript:alert(1)"},
+        {"title": "Ferry fares frozen", "body": "Ferry fares stay the same next year.", "url": "https://example.org/fares"},
+    ]
+    files = [("files", ("links.json", json.dumps(records), "application/json")),
+             ("files", ("broken.jsonl", b'{"title": "Broken", "body": "A body with \\ud800 in it."}\n')),
+             ("files", ("deep.json", b"[" * 10_000 + b"]" * 10_000))]
+    response = client.post("/v1/articles", files=files)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    try:
+        assert report["added"] == 2
+        assert [(f["name"], f["reason"].split(" ")[:2]) for f in report["failed"]] == [
+            ("broken.jsonl:1", ["a", "string"]), ("deep.json", ["invalid", "JSON:"])]
+        assert [w["name"] for w in report["warnings"]] == ["links.json"]
+        assert "javascript:alert(1)" in report["warnings"][0]["reason"]
+        urls = sorted(str(client.get(f"/v1/articles/{i}").json()["url"]) for i in report["article_ids"])
+        assert urls == ["None", "https://example.org/fares"]
+    finally:
+        for article_id in report["article_ids"]:
+            client.delete(f"/v1/articles/{article_id}")
+
+
 # -- articles -----------------------------------------------------------------
 
 
@@ -518,6 +542,11 @@ def test_metrics_count_requests_tokens_and_ingests(client, asked):
     assert metric(client, "qa_articles_ingested_total", result="added") == ingested + 1
     assert metric(client, "qa_http_request_duration_seconds_count", route="/v1/search", method="POST") >= 1
     assert "qa_inference_queue_waiting 0.0" in client.get("/metrics").text
+
+    failed = metric(client, "qa_articles_ingested_total", result="failed")
+    files = [("files", ("a.txt", b"\xff\xfe not text")), ("files", ("b.exe", b"MZ"))]
+    assert client.post("/v1/articles", files=files).json()["error"]["code"] == "nothing_ingested"
+    assert metric(client, "qa_articles_ingested_total", result="failed") == failed + 2
 
 
 def test_page_static_files_and_openapi_examples(client):

@@ -1,7 +1,6 @@
-"""What routes get from the app: the runtime objects, the write guard and the limit checks."""
+"""What routes get from the app: the runtime objects and the request checks."""
 from __future__ import annotations
 
-import hmac
 import threading
 from dataclasses import dataclass, field
 
@@ -30,18 +29,6 @@ class Runtime:
 
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
-
-
-def require_writer(request: Request) -> None:
-    """With QA_API_KEY set, writes need ``Authorization: Bearer <key>``."""
-    key = request.app.state.settings.api_key
-    if not key:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    # compare_digest: the time taken does not reveal how much of the key matched.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
-        raise ApiError(401, "unauthorized", "this write needs the header 'Authorization: Bearer <QA_API_KEY>'",
-                       headers={"WWW-Authenticate": "Bearer"})
 
 
 def is_json(content_type: str | None) -> bool:

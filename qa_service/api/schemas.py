@@ -126,6 +126,7 @@ class IngestResponse(BaseModel):
     unchanged: int
     chunks: int
     failed: list[Failure]
+    warnings: list[Failure] = Field(description="articles stored with a change, e.g. a non-http(s) URL left out")
     article_ids: list[str]
 
 
