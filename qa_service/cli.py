@@ -50,18 +50,24 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Load, chunk, embed and index articles; unchanged ones are skipped."""
+    from rich.markup import escape
+
     from index.loaders import load_paths
+    from qa_service.intake import screen
 
     targets = list(paths or []) + ([demo_corpus_path()] if demo else [])
     if not targets:
         raise typer.BadParameter("give at least one PATH (or --demo)")
     settings: Settings = ctx.obj["settings"]
-    loaded = load_paths(targets, source=source, max_file_bytes=settings.max_file_bytes)
+    loaded, warnings = screen(load_paths(targets, source=source, max_file_bytes=settings.max_file_bytes))
     report = ingest_with_progress(_services(ctx), loaded)
     if as_json:
-        out.print_json(json.dumps(report.to_dict()))
+        warned = [{"name": w.path, "reason": w.reason} for w in warnings]
+        out.print_json(json.dumps({**report.to_dict(), "warnings": warned}))
     else:
         _print_summary(report)
+        for warning in warnings:
+            out.print(f"[yellow]warning[/yellow] {escape(warning.path)}: {escape(warning.reason)}", highlight=False)
     raise typer.Exit(1 if report.failed else 0)
 
 

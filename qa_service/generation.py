@@ -1,9 +1,11 @@
 """Text generation backends behind one small interface; both stream tokens."""
 from __future__ import annotations
 
+import ctypes
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -16,12 +18,18 @@ class ModelUnavailable(RuntimeError):
     """The model server cannot be reached or keeps failing."""
 
 
+class Interrupted(RuntimeError):
+    """``interrupt()`` stopped the generation (its caller went away)."""
+
+
 @dataclass
 class Usage:
-    """Filled in by a generator while it streams (tokens generated, time to first token)."""
+    """Filled in by a generator while it streams (tokens generated, time to first token, and
+    the prompt's tokens where the backend tells: 0 from a model server that does not)."""
 
     tokens: int = 0
     first_token_ms: float | None = None
+    prompt_tokens: int = 0
 
 
 class Generator(Protocol):
@@ -39,6 +47,10 @@ class Generator(Protocol):
 
     def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
         """Mean log P(target | prefix + context) per context, or None when the backend cannot say."""
+
+    def interrupt(self) -> None:
+        """Stop the running ``stream`` as soon as possible (called from another thread);
+        it raises ``Interrupted``. Streams started later are not affected."""
 
 
 def default_gguf_path() -> Path:
@@ -62,6 +74,35 @@ class LlamaCppGenerator:
         self._lock = threading.Lock()
         self._prefix: str | None = None
         self._prefix_tokens: list[int] = []
+        self._install_abort()
+
+    def _install_abort(self) -> None:
+        """Let ``interrupt()`` stop llama.cpp inside a decode, prompt evaluation included.
+
+        Between tokens a flag would do, but a prompt is evaluated in one call of
+        seconds. llama.cpp asks an abort callback before each graph node; a Python
+        callback would take the GIL there hundreds of times per token (measured:
+        decoding twice as slow), so the callback is libc's ``strlen`` on a
+        two-byte buffer: it returns non-zero (abort) once the first byte is set.
+        """
+        import llama_cpp
+
+        self._abort_flag = ctypes.create_string_buffer(2)
+        strlen = ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value
+        self._abort_callback = llama_cpp.ggml_abort_callback(strlen)  # kept: llama.cpp holds only the pointer
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_callback,
+                                           ctypes.cast(self._abort_flag, ctypes.c_void_p))
+
+    def interrupt(self) -> None:
+        self._abort_flag[0] = b"\x01"
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """The model, for one caller at a time. An interrupt that came after the previous
+        caller was done (its client left late) must not stop this one."""
+        with self._lock:
+            self._abort_flag[0] = b"\x00"
+            yield
 
     def prime(self, prefix: str) -> None:
         """Evaluate the fixed prompt prefix once; every prompt then starts from its KV cells.
@@ -73,7 +114,7 @@ class LlamaCppGenerator:
         cost ~0.8 s per prompt here (measured), as they copy the logits of
         every prefix token: 364 tokens x 262k vocabulary x 4 bytes = 380 MB.
         """
-        with self._lock:
+        with self._turn():
             self._prefix = prefix
             self._prefix_tokens = self._llm.tokenize(prefix.encode("utf-8"), special=True)
             self._evaluate_prefix()
@@ -98,18 +139,25 @@ class LlamaCppGenerator:
         return True  # in process: loaded is reachable
 
     def stream(self, prompt: str, max_tokens: int, stop: list[str], usage: Usage | None = None) -> Iterator[str]:
-        with self._lock:
+        with self._turn():
             started = time.perf_counter()
-            if self._prefix is not None and prompt.startswith(self._prefix):
-                self._rewind_to_prefix()
-            else:
-                self._llm.reset()
-            for piece in self._llm.create_completion(
-                prompt, max_tokens=max_tokens, stop=stop, temperature=0.0, stream=True,
-                repeat_penalty=1.1,
-            ):
-                _count(usage, started)
-                yield piece["choices"][0]["text"]
+            try:
+                if self._prefix is not None and prompt.startswith(self._prefix):
+                    self._rewind_to_prefix()
+                else:
+                    self._llm.reset()
+                if usage is not None:  # as create_completion counts them (~1 ms for 1,000 tokens)
+                    usage.prompt_tokens = len(self._llm.tokenize(prompt.encode("utf-8"), special=True))
+                for piece in self._llm.create_completion(
+                    prompt, max_tokens=max_tokens, stop=stop, temperature=0.0, stream=True,
+                    repeat_penalty=1.1,
+                ):
+                    _count(usage, started)
+                    yield piece["choices"][0]["text"]
+            except RuntimeError as err:  # "llama_decode returned 2" when aborted
+                if self._abort_flag[0] != b"\x00":
+                    raise Interrupted("generation was interrupted") from err
+                raise
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
@@ -125,7 +173,7 @@ class LlamaCppGenerator:
 
         if self._prefix is None:
             return None
-        with self._lock:
+        with self._turn():
             n = len(self._prefix_tokens)
             if not (self._llm.n_tokens >= n and self._llm.input_ids[:n].tolist() == self._prefix_tokens):
                 self._evaluate_prefix()
@@ -179,6 +227,9 @@ class OpenAIGenerator:
         """Not asked of a model server: evidence keeps its embedding-and-coverage order."""
         return None
 
+    def interrupt(self) -> None:
+        """Nothing to do here: the stream stops at the next token, and closing it tells the server."""
+
     def reachable(self) -> bool:
         """The server lists its models within a couple of seconds."""
         try:
@@ -212,7 +263,10 @@ class OpenAIGenerator:
             data = line[5:].strip()
             if data == "[DONE]":
                 return
-            choices = json.loads(data).get("choices") or [{}]
+            chunk = json.loads(data)
+            if usage is not None and isinstance(chunk.get("usage"), dict):
+                usage.prompt_tokens = int(chunk["usage"].get("prompt_tokens") or 0)
+            choices = chunk.get("choices") or [{}]
             text = choices[0].get("text") or ""
             if text:
                 _count(usage, started)

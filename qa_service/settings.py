@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     max_upload_mb: float = 10.0
     queue_size: int = 8
     cors_origins: list[str] = []
+    metrics_public: bool = Field(False, description="/metrics answers without QA_API_KEY (for a scraper)")
 
     @property
     def chroma_path(self) -> Path:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -99,8 +102,11 @@ def asked(client, live) -> Asked:
     assert streamed.headers["content-type"].startswith("text/event-stream")
     openai = OpenAI(base_url=f"{live.url}/v1", api_key="x", max_retries=0, timeout=600)
     messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": QUESTION}]
-    chat = openai.chat.completions.create(model="qa-service", messages=messages)
-    chunks = list(openai.chat.completions.create(model="qa-service", messages=messages, stream=True))
+    # Parameters that greedy decoding honours as they are, as frameworks send them.
+    honoured = {"temperature": 0, "top_p": 0.9, "seed": 7, "max_tokens": 1024, "n": 1}
+    chat = openai.chat.completions.create(model="qa-service", messages=messages, **honoured)
+    chunks = list(openai.chat.completions.create(model="qa-service", messages=messages, stream=True,
+                                                 stream_options={"include_usage": True}))
     return Asked(answer.json(), parse_sse(streamed.text), chat, chunks)
 
 
@@ -123,8 +129,8 @@ def parse_sse(text: str) -> list[tuple[str, str]]:
     return events
 
 
-def article_ids(client) -> list[str]:
-    listing = client.get("/v1/articles", params={"limit": 1000}).json()
+def article_ids(client, headers: dict[str, str] | None = None) -> list[str]:
+    listing = client.get("/v1/articles", params={"limit": 1000}, headers=headers).json()
     assert listing["total"] == len(listing["articles"])
     return sorted(a["id"] for a in listing["articles"])
 
@@ -182,12 +188,41 @@ def test_chat_completions_parse_with_the_openai_client(asked):
     assert asked.chat.model_extra["citations"] == asked.answer["citations"]
     assert asked.chat.model_extra["passages"] == asked.answer["passages"]
 
-    chunks = asked.chat_chunks
+    usage = asked.chat.usage
+    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+    *chunks, last = asked.chat_chunks
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == content
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].model_extra["citations"] == asked.answer["citations"]
-    assert {c.id for c in chunks} == {chunks[0].id}
+    assert last.choices == [] and last.usage == usage  # stream_options.include_usage
+    assert {c.id for c in asked.chat_chunks} == {chunks[0].id}
+
+
+REFUSED = [
+    ("temperature", 0.7), ("n", 2), ("stop", ["\n"]), ("max_tokens", 16), ("max_completion_tokens", 16),
+    ("presence_penalty", 0.5), ("frequency_penalty", -1), ("logit_bias", {"1": 5}), ("logprobs", True),
+    ("top_logprobs", 2), ("response_format", {"type": "json_object"}),
+    ("tools", [{"type": "function", "function": {"name": "lookup"}}]), ("tool_choice", "required"),
+]
+
+
+@pytest.mark.parametrize("param, value", REFUSED, ids=[name for name, _ in REFUSED])
+def test_chat_refuses_what_it_cannot_honour_naming_the_parameter(client, param, value):
+    asked = {"messages": [{"role": "user", "content": QUESTION}], param: value}
+    refused = client.post("/v1/chat/completions", json=asked)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert (error["code"], error["param"]) == ("unsupported_parameter", param)
+    assert error["message"].startswith(f"{param}: ")
+
+
+def test_chat_usage_is_zero_when_the_model_did_not_run(client):
+    reply = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": NONSENSE}]}).json()
+    assert reply["abstained"] is True
+    assert reply["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
 class _FailingModel:
@@ -270,6 +305,30 @@ def test_upload_reports_bad_files_next_to_good_ones(client):
             client.delete(f"/v1/articles/{article_id}")
 
 
+def test_uploaded_articles_keep_only_http_links_and_text(client):
+    records = [
+        {"title": "Harbour lights relit", "body": "The harbour lights were relit on Monday.", "url": "javascript:alert(1)"},
+        {"title": "Ferry fares frozen", "body": "Ferry fares stay the same next year.", "url": "https://example.org/fares"},
+    ]
+    files = [("files", ("links.json", json.dumps(records), "application/json")),
+             ("files", ("broken.jsonl", b'{"title": "Broken", "body": "A body with \\ud800 in it."}\n')),
+             ("files", ("deep.json", b"[" * 10_000 + b"]" * 10_000))]
+    response = client.post("/v1/articles", files=files)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    try:
+        assert report["added"] == 2
+        assert [(f["name"], f["reason"].split(" ")[:2]) for f in report["failed"]] == [
+            ("broken.jsonl:1", ["a", "string"]), ("deep.json", ["invalid", "JSON:"])]
+        assert [w["name"] for w in report["warnings"]] == ["links.json"]
+        assert "javascript:alert(1)" in report["warnings"][0]["reason"]
+        urls = sorted(str(client.get(f"/v1/articles/{i}").json()["url"]) for i in report["article_ids"])
+        assert urls == ["None", "https://example.org/fares"]
+    finally:
+        for article_id in report["article_ids"]:
+            client.delete(f"/v1/articles/{article_id}")
+
+
 # -- articles -----------------------------------------------------------------
 
 
@@ -286,6 +345,7 @@ def test_articles_are_listed_in_pages_and_shown_with_body(client, demo_articles)
 # -- bad input: a 4xx JSON error, and nothing lost ------------------------------
 
 _BIG_BODY = "Long story. " * 20_000  # 240,000 characters, over the 200,000 default
+_JSON = {"content-type": "application/json"}
 _PLAIN = b"Harbour notes\n\nThe ferry ran late on Monday because of fog in the bay."
 
 BAD_REQUESTS = [
@@ -326,6 +386,38 @@ BAD_REQUESTS = [
     ("missing article id on delete", "delete", "/v1/articles/0123456789abcdef", {}, 404, "article_not_found",
      "0123456789abcdef"),
     ("unknown route", "get", "/v1/nowhere", {}, 404, "not_found", "no such route"),
+    ("lone surrogate in a search", "post", "/v1/search",
+     {"content": b'{"query": "Who signed \\ud800 the MOU?"}', "headers": _JSON}, 422, "validation_error",
+     '"field": "query"'),
+    ("lone surrogate in a question", "post", "/v1/ask",
+     {"content": b'{"question": "Who signed \\udfff the MOU?"}', "headers": _JSON}, 422, "validation_error",
+     '"field": "question"'),
+    ("lone surrogate in a chat message", "post", "/v1/chat/completions",
+     {"content": b'{"messages": [{"role": "user", "content": "Who signed \\ud800 the MOU?"}]}', "headers": _JSON},
+     422, "validation_error", '"field": "messages[0].content"'),
+    ("lone surrogate in a filter", "post", "/v1/search",
+     {"content": b'{"query": "MOU", "filters": {"sources": ["\\ud800"]}}', "headers": _JSON}, 422,
+     "validation_error", '"field": "filters.sources[0]"'),
+    ("lone surrogate in an article", "post", "/v1/articles",
+     {"content": b'{"title": "T", "body": "Fine text \\ud800."}', "headers": _JSON}, 422, "validation_error",
+     '"field": "article.body"'),
+    ("lone surrogate in a field's name", "post", "/v1/chat/completions",
+     {"content": b'{"messages": [{"role": "user", "content": "Who?"}], "logit_bias": {"\\ud800": "x"}}',
+      "headers": _JSON}, 422, "validation_error", "logit_bias."),
+    ("top_k given as true", "post", "/v1/search", {"json": {"query": "Fink", "top_k": True}}, 422,
+     "validation_error", "top_k"),
+    ("top_k given as a string", "post", "/v1/search", {"json": {"query": "Fink", "top_k": "3"}}, 422,
+     "validation_error", "top_k"),
+    ("top_k given as a float", "post", "/v1/ask", {"json": {"question": "Who?", "top_k": 3.0}}, 422,
+     "validation_error", "top_k"),
+    ("stream given as a string", "post", "/v1/ask", {"json": {"question": "Who?", "stream": "yes"}}, 422,
+     "validation_error", "stream"),
+    ("javascript: article URL", "post", "/v1/articles",
+     {"json": {"title": "Link", "body": "Text.", "url": "javascript:alert(document.cookie)"}}, 422,
+     "validation_error", "article.url"),
+    ("data: article URL in a list", "post", "/v1/articles",
+     {"json": [{"title": "Fine", "body": "Fine text."}, {"body": "x", "url": "data:text/html,<b>hi</b>"}]},
+     422, "validation_error", "articles[1].url"),
 ]
 
 
@@ -343,29 +435,82 @@ def test_bad_input_is_a_json_error_and_loses_nothing(client, method, path, kwarg
     assert article_ids(client) == before
 
 
+JSON_ROUTES = ["/v1/articles", "/v1/ask", "/v1/search", "/v1/chat/completions"]
+FAULTS = [
+    ("malformed", b'{"question": "Who', "application/json", 400, "invalid_json"),
+    ("not UTF-8", b'{"question": "caf\xe9?"}', "application/json", 400, "invalid_json"),
+    ("nested 10,000 deep", b"[" * 10_000 + b"]" * 10_000, "application/json", 400, "invalid_json"),
+    ("a huge integer", b'{"top_k": ' + b"9" * 5000 + b"}", "application/json", 400, "invalid_json"),
+    ("not JSON at all", b"question=Who", "text/plain", 415, "unsupported_media_type"),
+]
+
+
+@pytest.mark.parametrize("content, content_type, status, code", [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
+def test_one_fault_is_one_error_code_on_every_route(client, content, content_type, status, code):
+    for path in JSON_ROUTES:
+        response = client.post(path, content=content, headers={"content-type": content_type})
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), (path, response.text)
+
+
 # -- auth, health, metrics, page, docs ---------------------------------------
 
 
-def test_writes_need_the_key_when_one_is_set(api_services):
-    app = create_app(api_settings(api_services, api_key="s3cret-key"), api_services)
-    note = {"title": "Key check", "body": "A note written to check the API key."}
-    with TestClient(app) as client:
-        before = article_ids(client)
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-key"}):
-            refused = client.post("/v1/articles", json=note, headers=headers)
-            assert refused.status_code == 401
-            assert refused.json()["error"]["code"] == "unauthorized"
-            assert refused.headers["www-authenticate"] == "Bearer"
-        assert article_ids(client) == before
-        assert client.post("/v1/search", json={"query": "Fink"}).status_code == 200  # reads stay open
+KEY = "s3cret-key-6f1d0c9a"
+NOTE = {"title": "Key check", "body": "A note written to check the API key."}
+# Every route that reads or writes data, the docs, and paths no route declares.
+GUARDED = [
+    ("post", "/v1/ask", {"json": {"question": NONSENSE}}), ("post", "/v1/search", {"json": {"query": "Fink"}}),
+    ("post", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": NONSENSE}]}}),
+    ("get", "/v1/articles", {}), ("get", "/v1/articles/0123456789abcdef", {}),
+    ("delete", "/v1/articles/0123456789abcdef", {}), ("post", "/v1/articles", {"json": NOTE}),
+    ("get", "/v1/models", {}), ("get", "/metrics", {}), ("get", "/docs", {}), ("get", "/openapi.json", {}),
+    ("get", "/v1/nowhere", {}), ("put", "/v1/ask", {}),
+]
+PUBLIC = [("get", "/healthz"), ("get", "/readyz"), ("get", "/"), ("head", "/"), ("get", "/static/app.js"),
+          ("get", "/favicon.ico")]
 
-        key = {"Authorization": "Bearer s3cret-key"}
-        added = client.post("/v1/articles", json=note, headers=key)
-        assert added.status_code == 200 and added.json()["added"] == 1
-        (note_id,) = added.json()["article_ids"]
-        assert client.delete(f"/v1/articles/{note_id}").status_code == 401
-        assert client.delete(f"/v1/articles/{note_id}", headers=key).status_code == 200
-        assert article_ids(client) == before
+
+def test_every_endpoint_but_health_and_the_page_needs_the_key(api_services, caplog):
+    app = create_app(api_settings(api_services, api_key=KEY), api_services)
+    seen = []
+    with TestClient(app) as client, caplog.at_level(logging.DEBUG):
+        before = article_ids(client, {"Authorization": f"Bearer {KEY}"})
+        for method, path, kwargs in GUARDED:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY},
+                            {"Authorization": f"Basic {KEY}"}, {"Authorization": f"Bearer {KEY}x"}):
+                refused = client.request(method, path, headers=headers, **kwargs)
+                seen.append(refused.text)
+                assert refused.status_code == 401, (method, path, headers)
+                assert refused.headers["content-type"] == "application/json"
+                assert refused.json()["error"]["code"] == "unauthorized"
+                assert refused.headers["www-authenticate"] == "Bearer"
+        assert article_ids(client, {"Authorization": f"Bearer {KEY}"}) == before
+
+        key = {"Authorization": f"Bearer {KEY}"}
+        for method, path, kwargs in GUARDED:
+            answered = client.request(method, path, headers=key, **kwargs)
+            seen.append(answered.text)
+            assert answered.status_code != 401, (method, path)
+            if path == "/v1/articles" and method == "post":
+                (note_id,) = answered.json()["article_ids"]
+                assert client.delete(f"/v1/articles/{note_id}", headers=key).status_code == 200
+        assert article_ids(client, key) == before
+        spec = client.get("/openapi.json", headers=key).json()
+        assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        assert "401" in spec["paths"]["/v1/search"]["post"]["responses"]
+        assert "401" not in spec["paths"]["/healthz"]["get"]["responses"]
+
+        for method, path in PUBLIC:
+            assert client.request(method, path).status_code == 200, path
+    assert KEY not in caplog.text
+    assert not any(KEY in text for text in seen)
+
+
+def test_metrics_may_be_public_when_the_rest_needs_the_key(api_services):
+    app = create_app(api_settings(api_services, api_key=KEY, metrics_public=True), api_services)
+    with TestClient(app) as client:
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/v1/articles").status_code == 401
 
 
 def test_health_and_readiness(client, demo_articles, api_services, monkeypatch):
@@ -401,11 +546,21 @@ def test_metrics_count_requests_tokens_and_ingests(client, asked):
     assert metric(client, "qa_http_request_duration_seconds_count", route="/v1/search", method="POST") >= 1
     assert "qa_inference_queue_waiting 0.0" in client.get("/metrics").text
 
+    failed = metric(client, "qa_articles_ingested_total", result="failed")
+    files = [("files", ("a.txt", b"\xff\xfe not text")), ("files", ("b.exe", b"MZ"))]
+    assert client.post("/v1/articles", files=files).json()["error"]["code"] == "nothing_ingested"
+    assert metric(client, "qa_articles_ingested_total", result="failed") == failed + 2
+
 
 def test_page_static_files_and_openapi_examples(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
+    head = client.head("/")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-type"].startswith("text/html")
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert client.get("/static/favicon.svg").status_code == 200
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/static/style.css").status_code == 200
     assert client.get("/static/missing.js").json()["error"]["code"] == "not_found"
@@ -488,6 +643,27 @@ def settled(live: Live, seconds: float = 20) -> int:
     while waiting(live) and time.monotonic() < deadline:
         time.sleep(0.1)
     return waiting(live)
+
+
+def test_a_plain_request_that_hangs_up_stops_the_model_at_once(live):
+    """Hung up while the model reads the prompt (seconds, before any token): the model stops
+    within a moment, not after the prompt and a first token."""
+    queue = live.app.state.runtime.queue
+    body = json.dumps({"question": QUESTION}).encode()
+    assert not queue.busy
+    server = urlsplit(live.url)
+    with socket.create_connection((server.hostname, server.port)) as raw:
+        raw.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        deadline = time.monotonic() + 60
+        while not queue.busy:
+            assert time.monotonic() < deadline, "the question never reached the model"
+            time.sleep(0.005)
+        time.sleep(0.3)  # retrieval is done; the model is reading the prompt
+    hung_up = time.monotonic()
+    while queue.busy:
+        time.sleep(0.005)
+    assert time.monotonic() - hung_up < 1.0
 
 
 def test_a_client_that_hangs_up_frees_its_place(live):

@@ -1,6 +1,7 @@
 """The web page in a real browser (Debian's chromium driven by playwright) against a
 real uvicorn: ask, wait for the streamed answer, open a citation; article text
-with markup is shown as text and never runs.
+with markup is shown as text and never runs; on a server with an API key the
+page asks for the key once and sends it in a header, never in a URL.
 
 Set QA_PAGE_SCREENSHOT=docs/page.png to save the screenshot used in the docs.
 """
@@ -46,7 +47,7 @@ def server(api_services, api_uvicorn) -> str:
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -54,10 +55,15 @@ def page(server):
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run",
         ])
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(server)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    page.goto(server)
+    return page
 
 
 def ask(page, question: str) -> str:
@@ -95,3 +101,37 @@ def test_article_markup_is_shown_as_text_and_never_run(page, server):
         assert page.locator("main script").count() == 0
     finally:
         httpx.delete(f"{server}/v1/articles/{article_id}", timeout=600)
+
+
+# Matches nothing in the demo corpus, so it abstains without running the model.
+NONSENSE = "zqxv wplk frobnitz quux?"
+KEY = "page-key-51c2"
+
+
+def test_the_page_asks_for_the_key_once_and_sends_it_in_a_header(api_services, api_uvicorn, browser):
+    server = api_uvicorn(create_app(api_services.settings.model_copy(update={"api_key": KEY}), api_services))
+    page = browser.new_page()
+    sent = []
+    page.on("request", lambda request: sent.append((request.url, request.headers.get("authorization"))))
+    page.goto(server)  # the page itself needs no key: a browser cannot send one with a navigation
+
+    page.fill("#question", NONSENSE)
+    page.click("#ask")
+    page.wait_for_selector("body[data-state=key]")
+    assert page.is_visible("#key-form")
+    page.fill("#api-key", "wrong-key")
+    page.click("#use-key")
+    page.wait_for_selector("body[data-state=key]")
+    assert "refused" in page.inner_text("#status")
+    page.fill("#api-key", KEY)
+    page.click("#use-key")
+    page.wait_for_selector(FINISHED)
+    assert page.get_attribute("body", "data-state") == "abstained", page.inner_text("#error")
+    assert page.is_hidden("#key-form")
+
+    assert ask(page, NONSENSE) == "abstained"  # asked once: the tab keeps it
+    assert page.is_hidden("#key-form")
+    assert page.evaluate("sessionStorage.getItem('qa-service.api-key')") == KEY
+    asks = [auth for url, auth in sent if url.endswith("/v1/ask")]
+    assert asks == [None, "Bearer wrong-key", f"Bearer {KEY}", f"Bearer {KEY}"]
+    assert not any(KEY in url for url, _ in sent) and KEY not in page.url

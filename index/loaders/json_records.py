@@ -87,6 +87,16 @@ def article_from_record(record: Any) -> Article:
     )
 
 
+def _text_only(value: Any) -> Any:
+    """``value``, unless one of its strings holds a lone surrogate escape ("\\ud800"):
+    that decodes to no character, and hashing or embedding it raises."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise LoaderError("a string holds a lone surrogate escape (\\ud800-\\udfff), which is not text") from None
+    return value
+
+
 def _json_error(err: json.JSONDecodeError) -> str:
     return f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
 
@@ -96,8 +106,10 @@ def parse_json(text: str, name: str) -> LoadResult:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise LoaderError(_json_error(err)) from None
+    except (ValueError, RecursionError) as err:  # an integer of 5,000 digits; nesting 10,000 deep
+        raise LoaderError(f"invalid JSON: {err}") from None
     if isinstance(data, dict):
-        return LoadResult([article_from_record(data)])
+        return LoadResult([article_from_record(_text_only(data))])
     if not isinstance(data, list):
         raise LoaderError(f"expected a JSON object or a list of objects, got a {type(data).__name__}")
     if not data:
@@ -105,7 +117,7 @@ def parse_json(text: str, name: str) -> LoadResult:
     result = LoadResult()
     for index, record in enumerate(data):
         try:
-            result.articles.append(article_from_record(record))
+            result.articles.append(article_from_record(_text_only(record)))
         except LoaderError as err:
             result.failures.append(LoadFailure(f"{name}[{index}]", str(err)))
     return result
@@ -121,9 +133,12 @@ def numbered_lines(text: str, name: str) -> Iterator[tuple[str, str]]:
 
 def decode_json_line(line: str) -> Any:
     try:
-        return json.loads(line)
+        value = json.loads(line)
     except json.JSONDecodeError as err:
         raise LoaderError(f"invalid JSON at column {err.colno}: {err.msg}") from None
+    except (ValueError, RecursionError) as err:  # an integer of 5,000 digits; nesting 10,000 deep
+        raise LoaderError(f"invalid JSON: {err}") from None
+    return _text_only(value)
 
 
 def parse_jsonl(text: str, name: str) -> LoadResult:

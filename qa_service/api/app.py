@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from qa_service.api import routes_articles, routes_ask, routes_health, routes_openai, routes_page
+from qa_service.api.auth import ApiKeyGuard, is_public, public_paths
 from qa_service.api.body_limit import BodyLimit
 from qa_service.api.deps import Runtime
 from qa_service.api.errors import install_error_handlers
@@ -23,8 +24,9 @@ from qa_service.settings import Settings
 
 _DESCRIPTION = """Question answering over news articles with verified citations.
 
-Every error is JSON `{"error": {"code", "message"}}`. Writes (POST/DELETE
-/v1/articles) need `Authorization: Bearer <key>` when QA_API_KEY is set.
+Every error is JSON `{"error": {"code", "message"}}`. When QA_API_KEY is set,
+every endpoint but /healthz, /readyz and the web page needs
+`Authorization: Bearer <key>` (/metrics too, unless QA_METRICS_PUBLIC=true).
 Model work runs one request at a time behind a bounded queue: when it is
 full the answer is 503 with a Retry-After header.
 """
@@ -58,8 +60,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     # Added innermost first: metrics see every response, CORS answers preflights
-    # before the body limit looks at anything.
+    # (which carry no key) before the key guard, and a request without the key is
+    # refused before its body is looked at.
     app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 2**20), setting="QA_MAX_UPLOAD_MB")
+    if settings.api_key:
+        app.add_middleware(ApiKeyGuard, key=settings.api_key, metrics_public=settings.metrics_public)
+        _document_key(app, public_paths(settings.metrics_public))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "DELETE"],
@@ -69,3 +75,25 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", routes_page.static_files(), name="static")
     return app
+
+
+def _document_key(app: FastAPI, public: frozenset[str]) -> None:
+    """OpenAPI: the bearer scheme, and a 401 on every operation the key guards."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            schema["components"]["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "the server's QA_API_KEY"}}
+            unauthorized = {"description": "missing or wrong API key", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+            for path, operations in schema["paths"].items():
+                if not is_public(path, public):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
+                        operation["responses"]["401"] = unauthorized
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -1,7 +1,6 @@
-"""What routes get from the app: the runtime objects, the write guard and the limit checks."""
+"""What routes get from the app: the runtime objects and the request checks."""
 from __future__ import annotations
 
-import hmac
 import threading
 from dataclasses import dataclass, field
 
@@ -32,16 +31,16 @@ def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def require_writer(request: Request) -> None:
-    """With QA_API_KEY set, writes need ``Authorization: Bearer <key>``."""
-    key = request.app.state.settings.api_key
-    if not key:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    # compare_digest: the time taken does not reveal how much of the key matched.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
-        raise ApiError(401, "unauthorized", "this write needs the header 'Authorization: Bearer <QA_API_KEY>'",
-                       headers={"WWW-Authenticate": "Bearer"})
+def is_json(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def require_json(request: Request) -> None:
+    """415 for a body sent as anything but JSON, as on /v1/articles (FastAPI would
+    otherwise validate the raw bytes and answer 422)."""
+    if not is_json(request.headers.get("content-type")):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
 
 
 def check_length(text: str, limit: int, what: str, setting: str) -> None:

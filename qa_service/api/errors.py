@@ -3,6 +3,8 @@
 Handlers cover the app's own ``ApiError``, request validation (422, or 400
 when the body is not JSON at all), Starlette's HTTP errors (404 for unknown
 routes, 405, ...) and anything unexpected (500, details only in the log).
+A body that cannot be decoded is 400 ``invalid_json`` whatever the reason
+(syntax, not UTF-8, nested too deeply) and whichever route read it.
 """
 from __future__ import annotations
 
@@ -45,6 +47,17 @@ def index_unavailable(exc: Exception) -> ApiError:
                     headers={"Retry-After": "5"})
 
 
+def invalid_json(cause: Exception | str) -> ApiError:
+    """400 ``invalid_json`` for a body that could not be decoded as JSON."""
+    if isinstance(cause, RecursionError):
+        reason = "it is nested too deeply"
+    elif isinstance(cause, UnicodeDecodeError):
+        reason = "it is not UTF-8"
+    else:
+        reason = str(cause)
+    return ApiError(400, "invalid_json", f"the request body is not valid JSON: {reason}")
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
@@ -65,7 +78,8 @@ def _where(loc: tuple | list) -> str:
 
 def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
     """A one-line message plus per-field details from pydantic's error list."""
-    details = [{"field": _where(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in errors]
+    details = [{"field": _where(e.get("loc", ())), "message": e.get("msg", "invalid").removeprefix("Value error, ")}
+               for e in errors]
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
     if len(details) > 5:
         message += f"; and {len(details) - 5} more"
@@ -76,17 +90,19 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
     bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
     if bad_json is not None:
-        reason = (bad_json.get("ctx") or {}).get("error", "could not be parsed")
-        return error_response(400, "invalid_json", f"the request body is not valid JSON: {reason}")
+        return await _api_error(request, invalid_json((bad_json.get("ctx") or {}).get("error", "could not be parsed")))
     message, details = _describe_validation(errors)
     return error_response(422, "validation_error", message, details=details)
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):
+        # FastAPI's own body decoding failed (json.JSONDecodeError is handled as validation).
+        return await _api_error(request, invalid_json(exc.__cause__))
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":

@@ -10,7 +10,9 @@ A job is a function returning an iterator (``Answerer.stream``). The worker
 pulls items from it and hands them to the event loop through an asyncio
 queue, so the loop never blocks on the model. Cancelling a job (its client
 went away) frees its place: a waiting job is dropped before it starts, a
-running one is closed before its next item (for an answer: its next token).
+running one is closed before its next item (for an answer: its next token)
+and its ``interrupt`` hook is called, which stops the model even in the
+middle of evaluating a prompt, where no item comes for seconds.
 """
 from __future__ import annotations
 
@@ -40,10 +42,11 @@ class Job(Generic[T]):
     """One unit of model work, consumed as an async iterator of its items."""
 
     def __init__(self, work: Callable[[], Iterator[T]], loop: asyncio.AbstractEventLoop,
-                 leave: Callable[["Job[T]"], None]) -> None:
+                 leave: Callable[["Job[T]"], None], interrupt: Callable[[], None] | None = None) -> None:
         self._work = work
         self._loop = loop
         self._leave = leave
+        self.interrupt = interrupt
         self._items: asyncio.Queue = asyncio.Queue()
         self._cancelled = threading.Event()
         self.finished = False
@@ -111,7 +114,7 @@ class InferenceQueue:
         self.capacity = max(0, capacity)
         self._on_change = on_change or (lambda waiting: None)
         self._waiting: deque[Job] = deque()
-        self._busy = False
+        self._running: Job | None = None
         self._closed = False
         self._cond = threading.Condition()
         self._mean_s = _FIRST_GUESS_S
@@ -126,15 +129,16 @@ class InferenceQueue:
     @property
     def busy(self) -> bool:
         with self._cond:
-            return self._busy
+            return self._running is not None
 
-    def submit(self, work: Callable[[], Iterator[T]]) -> Job[T]:
-        """Queue ``work``; raises QueueFull when ``capacity`` jobs already wait."""
-        job: Job[T] = Job(work, asyncio.get_running_loop(), self._leave)
+    def submit(self, work: Callable[[], Iterator[T]], interrupt: Callable[[], None] | None = None) -> Job[T]:
+        """Queue ``work``; raises QueueFull when ``capacity`` jobs already wait. ``interrupt``
+        is called (from the event loop) if the job is cancelled while it runs."""
+        job: Job[T] = Job(work, asyncio.get_running_loop(), self._leave, interrupt)
         with self._cond:
             if self._closed:
                 raise QueueFull(self._retry_after())
-            admitted = len(self._waiting) + (1 if self._busy else 0)
+            admitted = len(self._waiting) + (1 if self._running else 0)
             if admitted > self.capacity:  # the running job plus ``capacity`` waiting
                 raise QueueFull(self._retry_after())
             self._waiting.append(job)
@@ -155,7 +159,7 @@ class InferenceQueue:
 
     def _retry_after(self) -> int:
         """Seconds until a place is likely free: the queue ahead times a mean job time."""
-        ahead = len(self._waiting) + (1 if self._busy else 0)
+        ahead = len(self._waiting) + (1 if self._running else 0)
         return max(1, min(120, math.ceil(ahead * self._mean_s)))
 
     def _leave(self, job: Job) -> None:
@@ -163,6 +167,11 @@ class InferenceQueue:
             if job in self._waiting:
                 self._waiting.remove(job)
                 self._on_change(len(self._waiting))
+            elif job is self._running and job.interrupt is not None:
+                # Under the lock, so that it never reaches a job started after this one.
+                # A cancel while the job builds its prompt (after its passages, before the
+                # model starts) is noticed at the first token instead.
+                job.interrupt()
 
     def _serve(self) -> None:
         while True:
@@ -172,7 +181,7 @@ class InferenceQueue:
                 if self._closed:
                     return
                 job = self._waiting.popleft()
-                self._busy = True
+                self._running = job
                 self._on_change(len(self._waiting))
             started = time.perf_counter()
             ran = not job.cancelled
@@ -181,6 +190,6 @@ class InferenceQueue:
                     job.run()
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._running = None
                     if ran:  # a moving average keeps the Retry-After estimate current
                         self._mean_s = 0.8 * self._mean_s + 0.2 * (time.perf_counter() - started)

@@ -40,6 +40,10 @@ class Metrics:
         self.articles.labels("failed").inc(len(report["failed"]))
         self.chunks.inc(report["chunks"])
 
+    def count_rejected(self, failed: int) -> None:
+        """An ingest request refused as a whole: none of its articles got in."""
+        self.articles.labels("failed").inc(failed)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

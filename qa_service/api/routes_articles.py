@@ -6,6 +6,8 @@ article rejects the request (422/413) and the index is untouched. Uploaded
 files are reported one by one like the CLI's ingest: bad files are listed
 under ``failed`` next to the counts, and only when *no* file yields an
 article does the request fail (422 ``nothing_ingested``, listing why).
+A JSON article's URL must be http(s) (422); a file's article with another
+URL is stored without it and listed under ``warnings`` (see ``intake``).
 """
 from __future__ import annotations
 
@@ -22,13 +24,16 @@ from index.article import Article
 from index.loaders import LoadFailure, LoaderError, LoadResult, load_upload
 from index.loaders.json_records import article_from_record
 from index.pipeline import IngestReport
-from qa_service.api.deps import Runtime, require_writer, runtime
-from qa_service.api.errors import ApiError
+from qa_service.api.deps import Runtime, is_json, runtime
+from qa_service.api.errors import ApiError, invalid_json
 from qa_service.api.schemas import (
-    ArticleDetail, ArticleIn, ArticleList, DeleteResponse, IngestResponse, error_responses,
+    ArticleDetail, ArticleIn, ArticleList, DeleteResponse, Failure, IngestResponse, error_responses,
 )
+from qa_service.intake import admit
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
+# Chroma takes the offset as a 32-bit count (a larger one is an OverflowError).
+_MAX_OFFSET = 2**31 - 1
 
 _ARTICLE = TypeAdapter(ArticleIn)
 _UPLOAD_DOC = {
@@ -45,26 +50,26 @@ _UPLOAD_DOC = {
 }
 
 
-@router.post("", response_model=IngestResponse, dependencies=[Depends(require_writer)],
-             openapi_extra={"requestBody": _UPLOAD_DOC},
-             responses=error_responses(400, 401, 413, 415, 422))
+@router.post("", response_model=IngestResponse, openapi_extra={"requestBody": _UPLOAD_DOC},
+             responses=error_responses(400, 413, 415, 422, 503))
 async def ingest(request: Request, rt: Runtime = Depends(runtime),
                  source: str | None = Query(None, description="source name for every uploaded article")):
     """Index articles: a JSON article or list, or files (.txt .md .html .json .jsonl) as multipart.
 
     Unchanged articles are skipped, changed ones replaced; the answer counts them.
     """
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "application/json" or kind.endswith("+json"):
+    content_type = request.headers.get("content-type", "")
+    warnings: list[Failure] = []
+    if is_json(content_type):
         loaded = LoadResult(articles=_json_articles(await request.body(), rt))
-    elif kind == "multipart/form-data":
-        loaded = await _uploaded_articles(request, rt, source)
+    elif content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        loaded = await _uploaded_articles(request, rt, source, warnings)
     else:
         raise ApiError(415, "unsupported_media_type",
                        "send application/json (an article or a list) or multipart/form-data (files)")
     report = await run_in_threadpool(_ingest, rt, loaded)
     rt.metrics.count_ingest(report)
-    return report
+    return {**report, "warnings": [w.model_dump() for w in warnings]}
 
 
 def _ingest(rt: Runtime, loaded: LoadResult) -> dict[str, Any]:
@@ -77,8 +82,8 @@ def _json_articles(raw: bytes, rt: Runtime) -> list[Article]:
     """Every article of a JSON body, or an error for the whole request."""
     try:
         parsed = json.loads(raw)
-    except ValueError as err:
-        raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {err}") from None
+    except (ValueError, RecursionError) as err:
+        raise invalid_json(err) from None
     if isinstance(parsed, dict):
         items, where = [parsed], ["article"]
     elif isinstance(parsed, list) and parsed:
@@ -124,8 +129,10 @@ def safe_name(raw: str | None) -> str:
     return base if base not in ("", ".", "..") else "upload"
 
 
-async def _uploaded_articles(request: Request, rt: Runtime, source: str | None) -> LoadResult:
-    """Articles of every uploaded file, parsed in memory; bad files become failures."""
+async def _uploaded_articles(request: Request, rt: Runtime, source: str | None,
+                             warnings: list[Failure]) -> LoadResult:
+    """Articles of every uploaded file, parsed in memory; bad files become failures, and
+    what ``admit`` changed becomes a warning."""
     form = await request.form(max_files=rt.settings.max_batch_articles)
     files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
     if not files:
@@ -143,20 +150,24 @@ async def _uploaded_articles(request: Request, rt: Runtime, source: str | None) 
                                          rt.settings.max_file_bytes)
         loaded.failures.extend(result.failures)
         for article in result.articles:
-            if reason := _too_long(article.body, rt):
-                loaded.failures.append(LoadFailure(name, f"article {article.title[:60]!r}: {reason}"))
+            admitted, note = admit(article)
+            if reason := _too_long(admitted.body, rt):
+                loaded.failures.append(LoadFailure(name, f"article {admitted.title[:60]!r}: {reason}"))
             else:
-                loaded.articles.append(article)
+                loaded.articles.append(admitted)
+                if note:
+                    warnings.append(Failure(name=name, reason=f"article {admitted.title[:60]!r}: {note}"))
     _check_batch(len(loaded.articles), rt)
     if not loaded.articles:
+        rt.metrics.count_rejected(len(loaded.failures))
         reasons = "; ".join(f"{f.path}: {f.reason}" for f in loaded.failures)
         raise ApiError(422, "nothing_ingested", f"no article could be loaded: {reasons}",
                        failed=[{"name": f.path, "reason": f.reason} for f in loaded.failures])
     return loaded
 
 
-@router.get("", response_model=ArticleList, responses=error_responses(422))
-def list_articles(rt: Runtime = Depends(runtime), offset: int = Query(0, ge=0),
+@router.get("", response_model=ArticleList, responses=error_responses(422, 503))
+def list_articles(rt: Runtime = Depends(runtime), offset: int = Query(0, ge=0, le=_MAX_OFFSET),
                   limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
     """Indexed articles without their bodies, a page at a time."""
     store = rt.services.store
@@ -164,7 +175,7 @@ def list_articles(rt: Runtime = Depends(runtime), offset: int = Query(0, ge=0),
             "articles": store.list_articles(offset, limit)}
 
 
-@router.get("/{article_id}", response_model=ArticleDetail, responses=error_responses(404, 422))
+@router.get("/{article_id}", response_model=ArticleDetail, responses=error_responses(404, 422, 503))
 def get_article(article_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """One article with its body (citation offsets index into this body)."""
     record = rt.services.store.article_record(article_id, with_body=True)
@@ -173,8 +184,7 @@ def get_article(article_id: str, rt: Runtime = Depends(runtime)) -> dict[str, An
     return record
 
 
-@router.delete("/{article_id}", response_model=DeleteResponse, dependencies=[Depends(require_writer)],
-               responses=error_responses(401, 404, 422))
+@router.delete("/{article_id}", response_model=DeleteResponse, responses=error_responses(404, 422, 503))
 def delete_article(article_id: str, rt: Runtime = Depends(runtime)) -> DeleteResponse:
     """Remove an article and all of its chunks."""
     with rt.writes:

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Request
 
 from qa_service.answering import Question
 from qa_service.api.answers import event_stream, final_answer, sse_events, start
-from qa_service.api.deps import Runtime, check_length, runtime
+from qa_service.api.deps import Runtime, check_length, require_json, runtime
 from qa_service.api.schemas import AskRequest, SearchRequest, SearchResponse, error_responses
 from qa_service.models import Answer
 from qa_service.retrieval import to_passage
@@ -14,15 +14,20 @@ router = APIRouter(prefix="/v1", tags=["questions"])
 
 _STREAM_DOC = {
     "text/event-stream": {
-        "schema": {"type": "string"},
+        # itemSchema (OpenAPI 3.2): the schema of one event, not of the whole stream.
+        "itemSchema": {"type": "object", "required": ["event", "data"], "properties": {
+            "event": {"type": "string", "enum": ["passages", "token", "answer", "error", "done"]},
+            "data": {"type": "string", "description": "JSON: the passages, {\"text\"}, the Answer, "
+                                                      "{\"error\": {\"code\", \"message\"}} or {}"},
+        }},
         "example": 'event: passages\ndata: [{"n": 1, ...}]\n\nevent: token\ndata: {"text": " Larry"}\n\n'
                    'event: answer\ndata: {"question": ..., "answer": ...}\n\nevent: done\ndata: {}\n\n',
     }
 }
 
 
-@router.post("/ask", response_model=Answer,
-             responses={200: {"content": _STREAM_DOC}, **error_responses(400, 422, 503)})
+@router.post("/ask", response_model=Answer, dependencies=[Depends(require_json)],
+             responses={200: {"content": _STREAM_DOC}, **error_responses(400, 413, 415, 422, 503)})
 async def ask(body: AskRequest, request: Request, rt: Runtime = Depends(runtime)):
     """Answer a question from the indexed articles, with verified citations.
 
@@ -40,7 +45,8 @@ async def ask(body: AskRequest, request: Request, rt: Runtime = Depends(runtime)
     return (await final_answer(rt, job, request)).answer
 
 
-@router.post("/search", response_model=SearchResponse, responses=error_responses(400, 422))
+@router.post("/search", response_model=SearchResponse, dependencies=[Depends(require_json)],
+             responses=error_responses(400, 413, 415, 422, 503))
 def search(body: SearchRequest, rt: Runtime = Depends(runtime)) -> SearchResponse:
     """Retrieval only (no language model): the passages a question would be answered from.
 

@@ -8,13 +8,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from qa_service.api.deps import Runtime, runtime
-from qa_service.api.schemas import Readiness
+from qa_service.api.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("qa_service.api")
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 def healthz() -> dict[str, str]:
     """The process is up and serving (says nothing about models or the index)."""
     return {"status": "ok"}
@@ -37,7 +37,8 @@ async def readyz(rt: Runtime = Depends(runtime)) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses={200: {
+    "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics(rt: Runtime = Depends(runtime)) -> Response:
     """Prometheus text format."""
     return Response(rt.metrics.render(), media_type=rt.metrics.content_type)

@@ -9,6 +9,11 @@ Streaming sends the chat.completion.chunk lines OpenAI clients expect, but
 the content arrives in one piece once the answer is verified: the raw draft
 tokens are not sent because verification may drop or renumber sentences,
 and a chunk once sent cannot be taken back.
+
+``usage`` counts the prompt the model read and the tokens it generated for
+the draft (both 0 when nothing relevant was found and the model did not run).
+Sampling parameters are honoured or refused with 400 ``unsupported_parameter``
+(see ``ChatRequest``): a client asking for something it will not get is told so.
 """
 from __future__ import annotations
 
@@ -21,18 +26,35 @@ from fastapi import APIRouter, Depends, Request
 
 from qa_service.answering import AnswerEvent, Event, Question
 from qa_service.api.answers import as_api_error, ended_early, event_stream, final_answer, start
-from qa_service.api.deps import Runtime, check_length, runtime
+from qa_service.api.deps import Runtime, check_length, require_json, runtime
 from qa_service.api.errors import ApiError, error_body
 from qa_service.api.inference import Job
-from qa_service.api.schemas import ChatRequest, error_responses
+from qa_service.api.schemas import ChatCompletion, ChatRequest, ModelList, error_responses
+from qa_service.generation import Usage
 from qa_service.models import Answer
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
+_STREAM_DOC = {
+    "text/event-stream": {
+        # itemSchema (OpenAPI 3.2): the schema of one event, not of the whole stream.
+        "itemSchema": {"type": "object", "required": ["data"], "properties": {
+            "data": {"type": "string", "description": "a chat.completion.chunk (JSON), an error "
+                                                      "{\"error\": {\"code\", \"message\"}}, or [DONE]"},
+        }},
+        "example": 'data: {"object": "chat.completion.chunk", "choices": [{"delta": {"role": "assistant", '
+                   '"content": ""}, ...}]}\n\ndata: [DONE]\n\n',
+    }
+}
 
-@router.post("/chat/completions", responses=error_responses(400, 422, 503))
+
+@router.post("/chat/completions", response_model=ChatCompletion, dependencies=[Depends(require_json)],
+             responses={200: {"content": _STREAM_DOC}, **error_responses(400, 413, 415, 422, 503)})
 async def chat_completions(body: ChatRequest, request: Request, rt: Runtime = Depends(runtime)):
     """Answer the last user message, in OpenAI's chat.completion shape (plus `citations`, `passages`)."""
+    if refused := body.refused(rt.settings.max_answer_tokens):
+        param, why = refused
+        raise ApiError(400, "unsupported_parameter", f"{param}: {why}", param=param)
     question = body.question()
     if not question:
         raise ApiError(422, "validation_error", "messages: there is no user message with text to answer")
@@ -40,11 +62,13 @@ async def chat_completions(body: ChatRequest, request: Request, rt: Runtime = De
     job = start(rt, Question(question, body.top_k or rt.settings.top_k))
     reply = _Reply(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), rt.services.generator.name)
     if body.stream:
-        return event_stream(_chunks(rt, job, reply), job, sep="\n")
-    return reply.completion((await final_answer(rt, job, request)).answer)
+        with_usage = body.stream_options is not None and body.stream_options.include_usage
+        return event_stream(_chunks(rt, job, reply, with_usage), job, sep="\n")
+    answered = await final_answer(rt, job, request)
+    return reply.completion(answered.answer, answered.usage)
 
 
-@router.get("/models")
+@router.get("/models", response_model=ModelList)
 def models(rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """The one model answering here, in OpenAI's list shape."""
     return {"object": "list", "data": [
@@ -66,11 +90,17 @@ class _Reply:
             "passages": [p.model_dump(mode="json") for p in answer.passages],
         }
 
-    def completion(self, answer: Answer) -> dict[str, Any]:
+    @staticmethod
+    def usage(usage: Usage) -> dict[str, int]:
+        return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.tokens,
+                "total_tokens": usage.prompt_tokens + usage.tokens}
+
+    def completion(self, answer: Answer, usage: Usage) -> dict[str, Any]:
         return {
             **self.head, "object": "chat.completion",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
                          "finish_reason": "stop"}],
+            "usage": self.usage(usage),
             **self._extras(answer),
         }
 
@@ -83,19 +113,26 @@ class _Reply:
     def last_chunk(self, answer: Answer) -> str:
         return self.chunk({}, "stop", **self._extras(answer))
 
+    def usage_chunk(self, usage: Usage) -> str:
+        """What ``stream_options: {"include_usage": true}`` asks for: no choices, the usage."""
+        return json.dumps({**self.head, "object": "chat.completion.chunk", "choices": [],
+                           "usage": self.usage(usage)})
 
-async def _chunks(rt: Runtime, job: Job[Event], reply: _Reply) -> AsyncIterator[dict]:
+
+async def _chunks(rt: Runtime, job: Job[Event], reply: _Reply, with_usage: bool) -> AsyncIterator[dict]:
     yield {"data": reply.chunk({"role": "assistant", "content": ""})}
     try:
-        answer = None
+        answered = None
         async for event in job:
             if isinstance(event, AnswerEvent):
-                answer = event.answer
-                rt.metrics.count_answer(answer.abstained, event.usage.tokens)
-        if answer is None:
+                answered = event
+                rt.metrics.count_answer(event.answer.abstained, event.usage.tokens)
+        if answered is None:
             raise ended_early()
-        yield {"data": reply.chunk({"content": answer.answer})}
-        yield {"data": reply.last_chunk(answer)}
+        yield {"data": reply.chunk({"content": answered.answer.answer})}
+        yield {"data": reply.last_chunk(answered.answer)}
+        if with_usage:
+            yield {"data": reply.usage_chunk(answered.usage)}
     except Exception as exc:
         err = as_api_error(exc)
         yield {"data": json.dumps(error_body(err.code, err.message))}

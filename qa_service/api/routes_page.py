@@ -1,4 +1,4 @@
-"""GET / (the web page) and its files under /static."""
+"""GET / (the web page), its files under /static, and /favicon.ico."""
 from __future__ import annotations
 
 from importlib import resources
@@ -22,9 +22,15 @@ _PAGE_HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 def page() -> FileResponse:
     return FileResponse(WEB_DIR / "index.html", headers=_PAGE_HEADERS)
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The page links its icon; this answers clients that ask for the conventional path."""
+    return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
 def static_files() -> StaticFiles:

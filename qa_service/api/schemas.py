@@ -2,19 +2,35 @@
 
 Limits that are settings (question length, article size, batch size) are
 checked in the routes, since a pydantic field cannot read the settings;
-fixed rules (types, ranges, unknown fields) live here.
+fixed rules (types, ranges, unknown fields) live here. Numbers and booleans
+are strict: ``true`` or ``"3"`` is not a ``top_k``. Every string a request
+carries is ``Text``: JSON may escape a lone surrogate (``"\\ud800"``), which is
+no character, cannot be encoded and crashes the tokenizers, so it is refused
+with 422 naming the field.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
-from qa_service.models import Filters, Passage
+from qa_service.intake import url_problem
+from qa_service.models import Citation, Filters, Passage
 
 _QUESTION = "Who attended the meeting between Lee Jae Myung and Larry Fink?"
 _MAX_TOP_K = 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(value: str) -> str:
+    if _SURROGATE.search(value):
+        raise ValueError("holds a lone surrogate escape (\\ud800-\\udfff), which is not a character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_surrogates)]
 
 
 def _not_blank(value: str) -> str:
@@ -28,6 +44,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RequestFilters(Filters):
+    """Filters as a request gives them."""
+
+    sources: list[Text] | None = None
+    article_ids: list[Text] | None = None
+
+
 class AskRequest(_Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"question": _QUESTION},
@@ -35,11 +58,11 @@ class AskRequest(_Strict):
          "filters": {"published_after": "2025-09-01"}, "stream": True},
     ]})
 
-    question: str = Field(description="the question (limit: QA_MAX_QUESTION_CHARS characters)")
-    top_k: int | None = Field(None, ge=1, le=_MAX_TOP_K, description="passages to retrieve (default: QA_TOP_K)")
-    filters: Filters | None = None
+    question: Text = Field(description="the question (limit: QA_MAX_QUESTION_CHARS characters)")
+    top_k: StrictInt | None = Field(None, ge=1, le=_MAX_TOP_K, description="passages to retrieve (default: QA_TOP_K)")
+    filters: RequestFilters | None = None
     as_of: date | None = Field(None, description="answer as of this day: later articles are left out")
-    stream: bool = Field(False, description="server-sent events: passages, token..., answer, done")
+    stream: StrictBool = Field(False, description="server-sent events: passages, token..., answer, done")
 
     _question = field_validator("question")(_not_blank)
 
@@ -49,9 +72,9 @@ class SearchRequest(_Strict):
         {"query": "BlackRock memorandum of understanding", "top_k": 3},
     ]})
 
-    query: str = Field(description="search text (limit: QA_MAX_QUESTION_CHARS characters)")
-    top_k: int | None = Field(None, ge=1, le=_MAX_TOP_K)
-    filters: Filters | None = None
+    query: Text = Field(description="search text (limit: QA_MAX_QUESTION_CHARS characters)")
+    top_k: StrictInt | None = Field(None, ge=1, le=_MAX_TOP_K)
+    filters: RequestFilters | None = None
 
     _query = field_validator("query")(_not_blank)
 
@@ -74,13 +97,22 @@ class ArticleIn(_Strict):
         "authors": ["Kim Min-ji"],
     }]})
 
-    title: str | None = Field(None, description="required unless url is given")
-    body: str = Field(min_length=1, description="plain text (limit: QA_MAX_ARTICLE_CHARS characters)")
-    url: str | None = None
-    source: str | None = Field(None, description="default: the URL's host, else 'local'")
-    published_at: str | None = Field(None, description="ISO date or date-time")
-    authors: list[str] = []
-    captions: list[str] = Field([], description="photo captions, kept apart from the body")
+    title: Text | None = Field(None, description="required unless url is given")
+    body: Text = Field(min_length=1, description="plain text (limit: QA_MAX_ARTICLE_CHARS characters)")
+    url: Text | None = Field(None, description="an http:// or https:// URL",
+                             json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\\s]+"})
+    source: Text | None = Field(None, description="default: the URL's host, else 'local'")
+    published_at: Text | None = Field(None, description="ISO date or date-time")
+    authors: list[Text] = []
+    captions: list[Text] = Field([], description="photo captions, kept apart from the body")
+
+    @field_validator("url")
+    @classmethod
+    def _web_url(cls, url: str | None) -> str | None:
+        # A javascript: or data: link would be handed to every client that shows the article.
+        if url is not None and (problem := url_problem(url)):
+            raise ValueError(problem)
+        return url
 
 
 class Failure(BaseModel):
@@ -94,6 +126,7 @@ class IngestResponse(BaseModel):
     unchanged: int
     chunks: int
     failed: list[Failure]
+    warnings: list[Failure] = Field(description="articles stored with a change, e.g. a non-http(s) URL left out")
     article_ids: list[str]
 
 
@@ -129,8 +162,17 @@ class ChatMessage(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    role: str
+    role: Text
     content: str | list[dict[str, Any]] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _text(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        # Checked here rather than typed Text: a union of Text would name its branch in errors.
+        for text in [content] if isinstance(content, str) else [p.get("text") for p in content or []]:
+            if isinstance(text, str):
+                _no_surrogates(text)
+        return content
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -138,18 +180,51 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: StrictBool = Field(False, description="a last chunk with `usage` and no choices")
+
+
+_GREEDY = "answers are generated greedily, so that they are reproducible and checked"
+
+
 class ChatRequest(BaseModel):
-    """OpenAI chat completions request. Sampling fields (temperature, top_p, ...) are
-    accepted and ignored: answers are generated greedily so they stay reproducible."""
+    """OpenAI chat completions request.
+
+    Sampling parameters are honoured or refused (400 ``unsupported_parameter``
+    naming the parameter), never silently ignored; see each field. Other
+    OpenAI fields (``user``, ``metadata``, ...) are accepted and have no effect.
+    """
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
         {"model": "qa-service", "messages": [{"role": "user", "content": _QUESTION}]},
     ]})
 
-    model: str | None = None
+    model: Text | None = None
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    top_k: int | None = Field(None, ge=1, le=_MAX_TOP_K, description="extension: passages to retrieve")
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
+    top_k: StrictInt | None = Field(None, ge=1, le=_MAX_TOP_K, description="extension: passages to retrieve")
+    temperature: StrictFloat | None = Field(None, ge=0, le=2, allow_inf_nan=False,
+                                            description=f"0 only: {_GREEDY}")
+    top_p: StrictFloat | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                      description="any: greedy decoding picks the likeliest token whatever top_p")
+    seed: StrictInt | None = Field(None, description="any: greedy answers do not depend on a seed")
+    max_tokens: StrictInt | None = Field(None, ge=1, description="at least QA_MAX_ANSWER_TOKENS (the model never "
+                                         "generates more than that); smaller limits are refused")
+    max_completion_tokens: StrictInt | None = Field(None, ge=1, description="as max_tokens")
+    n: StrictInt | None = Field(None, ge=1, description="1 only")
+    stop: str | list[str] | None = Field(None, description="not supported: a stop sequence would cut the "
+                                                           "verified answer")
+    presence_penalty: StrictFloat | None = Field(None, ge=-2, le=2, allow_inf_nan=False, description="0 only")
+    frequency_penalty: StrictFloat | None = Field(None, ge=-2, le=2, allow_inf_nan=False, description="0 only")
+    logit_bias: dict[str, StrictFloat] | None = Field(None, description="empty only")
+    logprobs: StrictBool | None = Field(None, description="false only")
+    top_logprobs: StrictInt | None = Field(None, ge=0, le=20, description="0 only")
+    response_format: dict[str, Any] | None = Field(None, description='{"type": "text"} only')
+    tools: list[dict[str, Any]] | None = Field(None, description="not supported: the answer is text with citations")
+    tool_choice: str | dict[str, Any] | None = Field(None, description='"none" or "auto" only')
 
     def question(self) -> str:
         """The last user message, which is what gets answered."""
@@ -158,8 +233,79 @@ class ChatRequest(BaseModel):
                 return message.text().strip()
         return ""
 
+    def refused(self, max_answer_tokens: int) -> tuple[str, str] | None:
+        """(parameter, why) for the first parameter this service cannot honour, or None."""
+        limits = (("max_tokens", self.max_tokens), ("max_completion_tokens", self.max_completion_tokens))
+        rules: list[tuple[str, bool, str]] = [
+            ("temperature", self.temperature not in (None, 0), f"only 0 is supported: {_GREEDY}"),
+            ("n", self.n not in (None, 1), "only one choice is generated"),
+            ("stop", bool(self.stop), "stop sequences are not supported: they would cut the verified answer"),
+            ("presence_penalty", self.presence_penalty not in (None, 0), f"only 0 is supported: {_GREEDY}"),
+            ("frequency_penalty", self.frequency_penalty not in (None, 0), f"only 0 is supported: {_GREEDY}"),
+            ("logit_bias", bool(self.logit_bias), f"not supported: {_GREEDY}"),
+            ("logprobs", bool(self.logprobs), "log probabilities are not returned"),
+            ("top_logprobs", bool(self.top_logprobs), "log probabilities are not returned"),
+            ("response_format", self.response_format not in (None, {"type": "text"}),
+             "only text answers (with citations) are produced"),
+            ("tools", bool(self.tools), "tools are not supported: the answer is text with citations"),
+            ("tool_choice", self.tool_choice not in (None, "none", "auto"), "tools are not supported"),
+            *((name, value is not None and value < max_answer_tokens,
+               f"must be at least {max_answer_tokens} (QA_MAX_ANSWER_TOKENS), the most an answer is given")
+              for name, value in limits),
+        ]
+        return next(((name, why) for name, bad, why in rules if bad), None)
+
+
+class ChatAnswer(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatAnswer
+    finish_reason: Literal["stop"]
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int = Field(description="tokens of the prompt the model read (0 when it was not run)")
+    completion_tokens: int = Field(description="tokens the model generated for the draft answer")
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's chat.completion, plus the answer's citations and passages."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage]
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
 
 class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     code: str
     message: str
 
@@ -176,8 +322,10 @@ class Readiness(BaseModel):
 
 
 _ERROR_TEXTS = {
-    400: "the body is not valid JSON", 401: "missing or wrong API key", 404: "no such article",
-    413: "a size limit was exceeded", 415: "unsupported content type",
+    400: "the body is not valid JSON (`invalid_json`); on chat completions also a parameter that "
+         "cannot be honoured (`unsupported_parameter`, naming it in `param`)",
+    401: "missing or wrong API key (when QA_API_KEY is set)", 404: "no such article",
+    413: "a size limit was exceeded", 415: "the body is not JSON (or, for articles, multipart)",
     422: "invalid input (the message names the field)",
     503: "the inference queue is full (see Retry-After) or a backend is down",
 }

@@ -8,6 +8,12 @@ const form = $("ask-form"), question = $("question"), asOf = $("as-of"), topK = 
 const askButton = $("ask"), stopButton = $("stop");
 const statusEl = $("status"), errorEl = $("error"), answerEl = $("answer"), sourcesEl = $("sources");
 const panel = $("source-panel"), panelBody = $("source-body");
+const keyForm = $("key-form"), keyInput = $("api-key");
+
+// The server's API key, when it has one: asked once, kept in this tab's session
+// storage (gone when the tab closes), sent only in the Authorization header.
+const KEY_ITEM = "qa-service.api-key";
+let pending = null;         // the question waiting for a key
 
 let controller = null;      // AbortController of the running request, null when idle
 let passages = new Map();   // passage n -> passage
@@ -151,12 +157,16 @@ async function ask(body) {
   setStatus("Searching the articles…");
   let outcome = null;
   try {
+    const headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
+    const key = sessionStorage.getItem(KEY_ITEM);
+    if (key) headers.Authorization = `Bearer ${key}`;
     const response = await fetch("/v1/ask", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify(body),
-      signal: controller.signal,
+      method: "POST", headers, body: JSON.stringify(body), signal: controller.signal,
     });
+    if (response.status === 401) {
+      outcome = askForKey(body, Boolean(key));
+      return;
+    }
     if (!response.ok) {
       outcome = showError(await errorMessage(response));
       return;
@@ -190,6 +200,16 @@ async function ask(body) {
     setBusy(false);
     setState(outcome);
   }
+}
+
+/** Shows the key form; the question is asked again once a key is given. */
+function askForKey(body, rejected) {
+  sessionStorage.removeItem(KEY_ITEM);
+  pending = body;
+  keyForm.hidden = false;
+  setStatus(rejected ? "That API key was refused; enter the right one." : "This server needs an API key.");
+  keyInput.focus();
+  return "key";
 }
 
 // ---- rendering ------------------------------------------------------------
@@ -336,6 +356,16 @@ question.addEventListener("keydown", (event) => {
     event.preventDefault();
     form.requestSubmit(); // runs the inputs' validation, unlike form.submit()
   }
+});
+
+keyForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = keyInput.value.trim();
+  if (!key || controller) return;
+  sessionStorage.setItem(KEY_ITEM, key);
+  keyInput.value = "";
+  keyForm.hidden = true;
+  if (pending) ask(pending);
 });
 
 stopButton.addEventListener("click", () => controller && controller.abort());

@@ -1,0 +1,106 @@
+"""Property-based fuzzing of the HTTP API from its own /openapi.json (schemathesis, with
+hypothesis underneath), against a real uvicorn over the real models and a real Chroma index.
+
+Every operation is called with generated requests, both fitting the schema and not,
+with the API key and without it, and every response must hold: no 5xx, the body
+matches the schema documented for its status, and an error is a JSON
+``{"error": {"code", "message"}}``.
+
+Bounded so it fits CI: a fixed number of examples per operation (fewer where the
+language model may run), a per-example deadline, small request limits (a
+generated batch of 100 long articles would otherwise be embedded) and short
+answers. Deterministic: hypothesis is derandomized and keeps no example database,
+so every run sends the same requests.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from qa_service.api.app import create_app
+from qa_service.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+KEY = "fuzz-key-3b7e"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+# Limits low enough that what gets through is cheap to embed and answer.
+LIMITS = {"api_key": KEY, "max_question_chars": 300, "max_article_chars": 2_000, "max_batch_articles": 3,
+          "max_upload_mb": 0.05, "max_answer_tokens": 16}
+# Operations where a generated question may reach the language model.
+MODEL_OPERATIONS = {("POST", "/v1/ask"), ("POST", "/v1/chat/completions")}
+
+
+def _operations() -> list[tuple[str, str]]:
+    """Every documented operation, from the app factory (no models needed to describe them)."""
+    spec = create_app(Settings(**LIMITS)).openapi()
+    return [(method.upper(), path) for path, methods in spec["paths"].items() for method in methods]
+
+
+def errors_are_json(ctx, response, case) -> None:
+    """Every 4xx/5xx is ``{"error": {"code", "message"}}`` sent as application/json."""
+    if response.status_code < 400:
+        return
+    content_type = response.headers.get("content-type", [""])[0]
+    assert content_type.startswith("application/json"), f"error sent as {content_type!r}"
+    error = response.json().get("error")
+    assert isinstance(error, dict) and error.get("code") and error.get("message"), response.text
+
+
+CHECKS = [not_a_server_error, response_schema_conformance, errors_are_json]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedder, generator, demo_articles, api_uvicorn) -> str:
+    """An index of its own (the fuzzer adds and deletes articles), holding the demo corpus."""
+    from qa_service.services import Services
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz-index"), **LIMITS)
+    services = Services.build(settings, embedder=embedder, generator=generator)
+    services.ingestor.ingest(demo_articles)
+    return api_uvicorn(create_app(settings, services))
+
+
+@pytest.fixture(scope="module")
+def api_schema(server):
+    spec = httpx.get(f"{server}/openapi.json", headers=AUTH, timeout=60).json()
+    return schemathesis.openapi.from_dict(spec)
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["key", "no-key"])
+@pytest.mark.parametrize("method, path", _operations())
+def test_no_input_breaks_the_api(api_schema, server, method, path, keyed):
+    operation = api_schema[path][method]
+    model = (method, path) in MODEL_OPERATIONS
+
+    def check(case) -> None:
+        if keyed:  # else the case keeps the (wrong or empty) bearer token generated for it
+            case.headers = {**(case.headers or {}), **AUTH}
+        case.validate_response(case.call(base_url=server, timeout=120), checks=CHECKS)
+
+    if keyed:
+        # The documented examples first: they succeed, so the success schemas get checked
+        # too (and the model answers a real question).
+        for documented in operation.get_strategies_from_examples():
+            check(find(documented, lambda _: True, settings=settings(database=None, derandomize=True)))
+
+    # Without the key every guarded request stops at the guard: a few show that.
+    examples = (6 if model else 40) if keyed else 4
+    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
+
+    @settings(max_examples=examples, derandomize=True, database=None, deadline=timedelta(seconds=60 if model else 20),
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+              print_blob=True)
+    @given(case=cases)
+    def fuzz(case) -> None:
+        check(case)
+
+    fuzz()
