@@ -189,7 +189,13 @@ class LlamaCppGenerator:
                 batch.set_batch(tokens, n_past=n, logits_all=False)
                 for i in range(len(tokens)):
                     batch.batch.logits[i] = i >= first and i < len(tokens) - 1
-                self._llm._ctx.decode(batch)
+                try:
+                    self._llm._ctx.decode(batch)
+                except RuntimeError as err:  # aborted by interrupt(): the client left
+                    self._llm._ctx.kv_cache_seq_rm(-1, n, -1)
+                    if self._abort_flag[0] != b"\x00":
+                        raise Interrupted("scoring was interrupted") from err
+                    raise
                 total, counted = 0.0, 0
                 for i in range(first, len(tokens) - 1):
                     row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, i),
