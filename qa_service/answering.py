@@ -120,6 +120,7 @@ class Answerer:
             kept = extract(answering[:1])
         if kept and q.wants_list:
             kept += extract(more_names(kept, evidence, q, self.list_sentences))
+        kept += extract(left_open(kept, answering))
         if self.flag_unsupported:
             kept += [s for s in checked if not s.supported]
         if not any(s.supported for s in kept):
@@ -197,6 +198,16 @@ def more_names(kept: list[CheckedSentence], evidence: list[Evidence], q: Questio
             named |= names_in(e.text)
             seen.add(key)
     return sorted(extra, key=lambda e: e.sentence.start)
+
+
+def left_open(kept: list[CheckedSentence], answering: list[Evidence]) -> list[Evidence]:
+    """The statement, in a story the answer quotes, that the thing asked is not (yet) known
+    ("the memorandum did not put a figure on how much BlackRock will invest"): an estimate
+    without it would read as the figure."""
+    quoted = {(e.passage.article_id, e.sentence.start) for s in kept for e in s.sources}
+    articles = {article for article, _ in quoted}
+    return [e for e in answering if e.passage.article_id in articles and is_open_statement(e.text)
+            and (e.passage.article_id, e.sentence.start) not in quoted][:1]
 
 
 def _previous(e: Evidence, evidence: list[Evidence]) -> tuple[str, int] | None:
