@@ -77,8 +77,10 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
     stories: dict[str, list[str]] = {}
     for passage in passages:
         stories.setdefault(passage.article_id, [passage.title]).append(passage.text)
+    # Once per story: every passage of a story shares its names.
+    coverage = {article: topic_coverage(q, SourceTerms(texts)) for article, texts in stories.items()}
     for passage, block in zip(passages, vectors):
-        context = topic_coverage(q, SourceTerms(stories[passage.article_id]))
+        context = coverage[passage.article_id]
         for sentence, vector in zip(passage.sentences, block):
             if not sentence.readable:
                 continue
