@@ -86,6 +86,8 @@ _HINGES = (
     re.compile(r"^\s*who\s+(?:(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\s+)?(?:be\s+)?([a-z]+)", re.I),
     re.compile(r"\bhow (?:many|much)\s+([a-z]+)\s+(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\b", re.I),
     re.compile(r"\bwhat (?:is|was|will be|are|were)\s+(?:the|its|their|his|her)\s+(?:[a-z]+\s+)?([a-z]+)\s+(?:of|for|in|at|on)\b", re.I),
+    # "Where was the minister born?", "When was the MOU signed?": the closing verb.
+    re.compile(r"^\s*(?:where|when)\s+(?:was|were|is|are)\s+[^?]*?\s([a-z]+)\s*\?\s*$", re.I),
 )
 
 
@@ -104,8 +106,10 @@ def _entities(question: str) -> tuple[tuple[str, ...], ...]:
             else:
                 groups.append([stem(w)])
             previous = i
-    # A year alone rarely recurs in the story that answers ("in September 2025").
-    return tuple(tuple(g) for g in groups if not (len(g) == 1 and _YEAR.fullmatch(g[0])))
+    # A year or a weekday alone rarely recurs in the story that answers
+    # ("in September 2025", "on Jan. 15"): it dates the question, it is not its topic.
+    return tuple(tuple(g) for g in groups
+                 if not (len(g) == 1 and (_YEAR.fullmatch(g[0]) or g[0].lower() in _TIME_WORDS)))
 
 
 def is_open_statement(sentence: str) -> bool:
@@ -133,8 +137,9 @@ def adds_answer(q: QuestionProfile, sentence: str) -> bool:
         return bool(new_numbers or ({stem(w) for w in tokens} & _TIME_WORDS))
     if q.kind == "where":
         return bool(_PLACE.search(sentence))
-    if q.kind in ("who", "entity"):
+    if q.kind == "who" or (q.kind == "entity" and new_names):
         return bool(new_names)
+    # "Which food item", "which art form": the answer may be a common noun ("eggs").
     new_words = content_words(sentence) - {t.lower() for t in q.terms} - q.predicate
     return len(new_words) >= 3
 

@@ -26,6 +26,7 @@ _STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.]*[A-Za-z0-9]|[A-Za-z0-9]")
 _CITATION_MARK = re.compile(r"\s*\[(\d+)\]")
+_DOTTED_ACRONYM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 
 # Words that mean the same thing in news copy about the same event. A small
 # hand-made table: WordNet would need a data download (no network at run
@@ -37,7 +38,7 @@ _SYNONYM_GROUPS = (
     "sign signature ink conclude",
     "invest investment fund funding capital spend",
     "announce unveil reveal declare",
-    "buy acquire purchase acquisition",
+    "buy acquire purchase acquisition pay",
     "die death dead kill killed",
     "win won victory",
     "elect election vote",
@@ -76,6 +77,9 @@ def _stemmer():
 def stem(word: str) -> str:
     """Lower-case Porter stem; acronyms ("MOU") stay upper-case so they can match their expansion."""
     word = word.replace("’", "'").removesuffix("'s").removesuffix("'S").strip(".")
+    if _DOTTED_ACRONYM.fullmatch(word):
+        # "U.S." is how much news copy writes the "US" of a question.
+        word = word.replace(".", "").upper()
     if any(ch.isdigit() for ch in word):
         return word.lower().replace(",", "")
     if word.isupper() and word.isalpha() and 2 <= len(word) <= 6:
