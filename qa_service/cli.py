@@ -91,7 +91,10 @@ def _service(ctx: typer.Context, server: str | None, local: bool, verbose: bool)
 
         return LocalService(settings)
     if problem := url_problem(url):
-        raise typer.BadParameter(f"{origin} {problem}; got {url!r}")
+        if server:
+            raise typer.BadParameter(f"--server {problem}; got {url!r}")
+        _fail(f"QA_SERVER_URL {problem}; got {url!r}: set it to the server's address, "
+              "e.g. http://127.0.0.1:8000, or unset it to work in this process")
     from qa_service.client import ServiceClient
 
     return ServiceClient(url, api_key=settings.api_key, timeout_s=settings.client_timeout_s, origin=origin,
