@@ -25,10 +25,13 @@ from rich.table import Table
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from index.loaders import LoadResult
+    from index.pipeline import IngestReport
     from qa_service.api.schemas import IngestResponse, RequestFilters, SearchResponse
     from qa_service.client import ServiceClient
     from qa_service.local import LocalService
     from qa_service.models import Answer
+    from qa_service.services import Services
 
     Request = TypeVar("Request", bound=BaseModel)
 
@@ -167,7 +170,7 @@ def _progress(total: int) -> Iterator[Callable[[int], None]]:
         yield lambda n: progress.advance(task, n)
 
 
-def ingest_with_progress(services, loaded):
+def ingest_with_progress(services: Services, loaded: LoadResult) -> IngestReport:
     """Index ``loaded``'s articles with a progress bar; its load failures start the report."""
     from index.pipeline import IngestReport
 
