@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     server_url: str | None = Field(None, description="the CLI talks to the qa-service at this URL instead of "
                                    "loading models (client mode)")
     client_timeout_s: float = Field(300.0, gt=0, description="client mode: how long to wait for the server's answer")
-    verbose: bool = Field(False, description="llama.cpp and transformers may write their logs and progress bars; "
+    verbose: bool = Field(False, description="llama.cpp warnings and transformers progress bars reach stderr; "
                           "the CLI also prints timings and who answered")
 
     # -- index --
