@@ -167,6 +167,14 @@ def test_verbose_ends_with_who_answered(local, local_data, client, server):
     assert client["search"].stderr.splitlines()[-1] == f"answered by the server at {server}"
 
 
+def test_client_ingest_sends_batches_within_the_limit(tmp_path, client, client_env, corpus):
+    again = cli(tmp_path, "ingest", str(corpus), "--json", **client_env, QA_MAX_BATCH_ARTICLES="4")
+    assert again.code == 1, again.stderr  # broken.json, as before
+    report, first = again.json(), client["ingest"].json()
+    assert report["article_ids"] == first["article_ids"] and report["failed"] == first["failed"]
+    assert (report["added"], report["unchanged"]) == (1, 10)  # cheese.json was deleted since
+
+
 def test_abstaining_exits_with_3(tmp_path, client_env):
     run = cli(tmp_path, "ask", NONSENSE, **client_env)
     assert run.code == 3
