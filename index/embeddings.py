@@ -39,10 +39,13 @@ def resolve_model_path(name_or_path: str) -> tuple[str, str]:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU, batched for ingest."""
 
-    def __init__(self, name_or_path: str, batch_size: int = 16) -> None:
+    def __init__(self, name_or_path: str, batch_size: int = 16, verbose: bool = False) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        # transformers draws a "Loading weights" bar on stderr at every load (process-wide switch).
+        (transformers_logging.enable_progress_bar if verbose else transformers_logging.disable_progress_bar)()
         self.model_id, path = resolve_model_path(name_or_path)
         self._torch = torch
         self._model = SentenceTransformer(path, device="cpu", local_files_only=True)

@@ -1,18 +1,39 @@
-"""The ``qa-service`` command line. Heavy imports happen inside commands."""
+"""The ``qa-service`` command line.
+
+With QA_SERVER_URL (or ``--server URL``) set, ``ask``, ``search``, ``ingest`` and
+``articles`` talk to that server (``client.ServiceClient``) and load no model;
+otherwise they work in this process (``local.LocalService``). Both return the
+same types, so the output is the same. Heavy modules are imported inside the
+commands that need them: ``--help`` and client mode start in about a second.
+"""
 from __future__ import annotations
 
-import json
+import shutil
 import sys
+import textwrap
+from contextlib import contextmanager
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from qa_service.settings import Settings
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from index.loaders import LoadResult
+    from index.pipeline import IngestReport
+    from qa_service.api.schemas import IngestResponse, RequestFilters, SearchResponse
+    from qa_service.client import ServiceClient
+    from qa_service.local import LocalService
+    from qa_service.models import Answer
+    from qa_service.services import Services
+
+    Request = TypeVar("Request", bound=BaseModel)
 
 app = typer.Typer(help="Question answering over news articles with verified citations.", no_args_is_help=True)
 articles_app = typer.Typer(help="List, show and delete indexed articles.", no_args_is_help=True)
@@ -20,25 +41,143 @@ app.add_typer(articles_app, name="articles")
 console = Console(stderr=True)
 out = Console()
 
+ABSTAINED = 3  # exit status of `ask` when the indexed articles do not answer the question
+
+Server = Annotated[Optional[str], typer.Option(
+    "--server", metavar="URL", help="use the qa-service server at URL (default: QA_SERVER_URL)")]
+Local = Annotated[bool, typer.Option("--local", help="work in this process even when QA_SERVER_URL is set")]
+Verbose = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="timings, library logs and progress bars, and who answered (last line)")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON (the HTTP API's shape)")]
+Sources = Annotated[Optional[list[str]], typer.Option("--source", help="only articles of this source (repeatable)")]
+TopK = Annotated[Optional[int], typer.Option("--top-k", min=1, max=20, help="passages to retrieve (default: QA_TOP_K)")]
+
 
 def demo_corpus_path() -> Path:
     """The demo articles shipped inside the ``index`` package."""
     return Path(str(resources.files("index").joinpath("demo_corpus")))
 
 
-def _services(ctx: typer.Context):
-    from qa_service.services import Services
-
-    if "services" not in ctx.obj:
-        ctx.obj["services"] = Services.build(ctx.obj["settings"])
-    return ctx.obj["services"]
-
-
 @app.callback()
 def main(ctx: typer.Context) -> None:
     """Settings come from QA_* environment variables (see README)."""
+    from pydantic import ValidationError
+
+    from qa_service.settings import Settings
+
     ctx.ensure_object(dict)
-    ctx.obj["settings"] = Settings()
+    try:
+        ctx.obj["settings"] = Settings()
+    except ValidationError as err:
+        problems = "; ".join(f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in err.errors())
+        _fail(f"bad setting: {problems}")
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit status 1."""
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(1)
+
+
+def _service(ctx: typer.Context, server: str | None, local: bool, verbose: bool) -> ServiceClient | LocalService:
+    """The server named by --server or QA_SERVER_URL, else this process (always with --local)."""
+    from qa_service.intake import url_problem
+
+    settings = ctx.obj["settings"]
+    if verbose:
+        settings = ctx.obj["settings"] = settings.model_copy(update={"verbose": True})
+    if server and local:
+        raise typer.BadParameter("give --server or --local, not both")
+    url, origin = (server, "--server") if server else (settings.server_url, "QA_SERVER_URL")
+    if not url or local:
+        from qa_service.local import LocalService
+
+        return LocalService(settings)
+    if problem := url_problem(url):
+        if server:
+            raise typer.BadParameter(f"--server {problem}; got {url!r}")
+        _fail(f"QA_SERVER_URL {problem}; got {url!r}: set it to the server's address, "
+              "e.g. http://127.0.0.1:8000, or unset it to work in this process")
+    from qa_service.client import ServiceClient
+
+    return ServiceClient(url, api_key=settings.api_key, timeout_s=settings.client_timeout_s, origin=origin,
+                         max_batch_articles=settings.max_batch_articles, max_article_chars=settings.max_article_chars,
+                         max_request_bytes=int(settings.max_upload_mb * 2**20))
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A ServiceError becomes its one-line message and exit status 1."""
+    from qa_service.client import ServiceError
+
+    try:
+        yield
+    except ServiceError as err:
+        _fail(str(err))
+
+
+def _answered_by(ctx: typer.Context, service: ServiceClient | LocalService) -> None:
+    if ctx.obj["settings"].verbose:
+        console.print(f"answered by {service.where}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _request(model: type[Request], **fields) -> Request:
+    """The request object, or a usage error naming the bad field (the HTTP API's own rules)."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as err:
+        raise typer.BadParameter("; ".join(
+            f"{'.'.join(map(str, e['loc']))} {e['msg'].removeprefix('Value error, ')}" for e in err.errors()))
+
+
+def _filters(sources: list[str] | None) -> RequestFilters | None:
+    from qa_service.api.schemas import RequestFilters
+
+    return RequestFilters(sources=sources) if sources else None
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise typer.BadParameter(f"--as-of must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _wrap(text: str, indent: str = "", hang: str | None = None) -> str:
+    """``text`` filled to the terminal's width; continuation lines start with ``hang``."""
+    return textwrap.fill(" ".join(text.split()), width=shutil.get_terminal_size().columns,
+                         initial_indent=indent, subsequent_indent=indent if hang is None else hang,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def _say(text: str = "") -> None:
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _dated(title: str, published_at: str | None) -> str:
+    return f"{title} ({published_at[:10]})" if published_at else title
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """``advance(n)`` for a bar on stderr, drawn only on a terminal (a log gets the summary alone)."""
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("Indexing", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def ingest_with_progress(services: Services, loaded: LoadResult) -> IngestReport:
+    """Index ``loaded``'s articles with a progress bar; its load failures start the report."""
+    from index.pipeline import IngestReport
+
+    report = IngestReport(failed=list(loaded.failures))
+    with _progress(len(loaded.articles)) as advance:
+        services.ingestor.ingest(loaded.articles, report, on_article=lambda _: advance(1))
+    return report
 
 
 @app.command()
@@ -47,138 +186,188 @@ def ingest(
     paths: list[Path] = typer.Argument(None, help="files or directories"),
     source: Optional[str] = typer.Option(None, help="source name for every article"),
     demo: bool = typer.Option(False, help="also ingest the shipped demo corpus"),
-    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    as_json: Json = False, server: Server = None, local: Local = False, verbose: Verbose = False,
 ) -> None:
-    """Load, chunk, embed and index articles; unchanged ones are skipped."""
-    from rich.markup import escape
+    """Load, chunk, embed and index articles; unchanged ones are skipped.
 
+    Files are read here, in client mode too. Exit status 1 when any file or article failed.
+    """
     from index.loaders import load_paths
+    from qa_service.api.schemas import Failure, IngestResponse
     from qa_service.intake import screen
 
     targets = list(paths or []) + ([demo_corpus_path()] if demo else [])
     if not targets:
         raise typer.BadParameter("give at least one PATH (or --demo)")
-    settings: Settings = ctx.obj["settings"]
-    loaded, warnings = screen(load_paths(targets, source=source, max_file_bytes=settings.max_file_bytes))
-    report = ingest_with_progress(_services(ctx), loaded)
+    service = _service(ctx, server, local, verbose)
+    loaded, warnings = screen(load_paths(targets, source=source, max_file_bytes=ctx.obj["settings"].max_file_bytes))
+    result = IngestResponse(added=0, updated=0, unchanged=0, chunks=0, failed=[], warnings=[], article_ids=[])
+    if loaded.articles:
+        with _reported(), _progress(len(loaded.articles)) as advance:
+            result = service.ingest(loaded.articles, advance)
+    report = result.model_copy(update={
+        "failed": [Failure(name=f.path, reason=f.reason) for f in loaded.failures] + result.failed,
+        "warnings": [Failure(name=w.path, reason=w.reason) for w in warnings] + result.warnings,
+    })
     if as_json:
-        warned = [{"name": w.path, "reason": w.reason} for w in warnings]
-        out.print_json(json.dumps({**report.to_dict(), "warnings": warned}))
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
         _print_summary(report)
-        for warning in warnings:
-            out.print(f"[yellow]warning[/yellow] {escape(warning.path)}: {escape(warning.reason)}", highlight=False)
+    _answered_by(ctx, service)
     raise typer.Exit(1 if report.failed else 0)
 
 
-def ingest_with_progress(services, loaded):
-    from rich.progress import Progress
-
-    from index.pipeline import IngestReport
-
-    report = IngestReport(failed=list(loaded.failures))
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Indexing", total=len(loaded.articles))
-        services.ingestor.ingest(loaded.articles, report, on_article=lambda _: progress.advance(task))
-    return report
-
-
-def _print_summary(report) -> None:
+def _print_summary(report: IngestResponse) -> None:
     table = Table(title="Ingest summary")
     for column in ("added", "updated", "unchanged", "failed", "chunks written"):
         table.add_column(column, justify="right")
-    table.add_row(*(str(v) for v in (report.added, report.updated, report.unchanged, len(report.failed), report.chunks)))
+    table.add_row(*(str(v) for v in (report.added, report.updated, report.unchanged, len(report.failed),
+                                     report.chunks)))
     out.print(table)
     for failure in report.failed:
-        out.print(f"[red]failed[/red] {failure.path}: {failure.reason}", markup=True, highlight=False)
+        out.print(f"[red]failed[/red] {escape(failure.name)}: {escape(failure.reason)}", highlight=False)
+    for warning in report.warnings:
+        out.print(f"[yellow]warning[/yellow] {escape(warning.name)}: {escape(warning.reason)}", highlight=False)
 
 
 @app.command()
 def ask(
     ctx: typer.Context,
     question: str = typer.Argument(..., help="the question"),
-    as_json: bool = typer.Option(False, "--json", help="print the Answer JSON"),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, max=20),
+    as_json: Annotated[bool, typer.Option("--json", help="print the Answer JSON")] = False,
+    top_k: TopK = None,
     as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD: answer as of this date"),
-    source: Optional[list[str]] = typer.Option(None, "--source", help="only these sources"),
+    source: Sources = None, server: Server = None, local: Local = False, verbose: Verbose = False,
 ) -> None:
-    """Answer a question from the indexed articles, with citations."""
-    from qa_service.answering import Question
-    from qa_service.models import Filters
+    """Answer a question from the indexed articles, with citations.
 
-    if not question.strip():
-        raise typer.BadParameter("the question is empty")
-    services = _services(ctx)
-    try:
-        day = date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        raise typer.BadParameter(f"--as-of must be YYYY-MM-DD, got {as_of!r}")
-    answer = services.answerer.ask(Question(
-        question.strip(), top_k or services.settings.top_k, Filters(sources=source or None), day,
-    ))
+    Exit status: 0 answered, 3 abstained (the indexed articles do not answer it), 1 error.
+    """
+    from qa_service.api.schemas import AskRequest
+
+    request = _request(AskRequest, question=question, top_k=top_k, as_of=_day(as_of), filters=_filters(source))
+    service = _service(ctx, server, local, verbose)
+    with _reported():
+        answer = service.ask(request)
     if as_json:
         sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
-        return
-    out.print(answer.answer, highlight=False)
-    shown = answer.citations or []
-    if shown:
-        out.print("\nSources:")
-    for c in shown:
-        out.print(f"  [{c.n}] {c.title} ({(c.published_at or '')[:10]}) {c.url or ''}\n      \"{c.quote}\"",
-                  highlight=False, markup=False)
+    else:
+        _print_answer(answer)
+    if ctx.obj["settings"].verbose:
+        t = answer.timings_ms
+        console.print(f"retrieve {t['retrieve']:.0f} ms, generate {t['generate']:.0f} ms, "
+                      f"verify {t['verify']:.0f} ms, total {t['total']:.0f} ms", highlight=False)
+    _answered_by(ctx, service)
+    raise typer.Exit(ABSTAINED if answer.abstained else 0)
+
+
+def _print_answer(answer: Answer) -> None:
+    _say(_wrap(answer.answer))
+    if answer.citations:
+        _say("\nSources:")
+    for c in answer.citations:
+        _say(_wrap(_dated(c.title, c.published_at), f"  [{c.n}] ", "      "))
+        if c.url:
+            _say(f"      {c.url}")
+        _say(_wrap(f'"{c.quote}"', "      ", "       "))
     if answer.abstained and answer.passages:
-        out.print("\nNearest passages:")
+        _say("\nNearest passages:")
         for p in answer.passages:
-            out.print(f"  - {p.title}: {p.text[:160]}…", highlight=False, markup=False)
-    t = answer.timings_ms
-    console.print(f"retrieve {t['retrieve']:.0f} ms, generate {t['generate']:.0f} ms, "
-                  f"verify {t['verify']:.0f} ms, total {t['total']:.0f} ms")
+            _say(_wrap(f"{_dated(p.title, p.published_at)}: {textwrap.shorten(p.text, 200, placeholder=' …')}",
+                       "  - ", "    "))
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="what to look for"),
+    as_json: Json = False, top_k: TopK = None, source: Sources = None,
+    server: Server = None, local: Local = False, verbose: Verbose = False,
+) -> None:
+    """The passages a question would be answered from (no language model runs).
+
+    Exit status: 0 found, 3 nothing similar enough (the nearest passages are shown), 1 error.
+    """
+    from qa_service.api.schemas import SearchRequest
+
+    request = _request(SearchRequest, query=query, top_k=top_k, filters=_filters(source))
+    service = _service(ctx, server, local, verbose)
+    with _reported():
+        found = service.search(request)
+    if as_json:
+        sys.stdout.write(found.model_dump_json(indent=2) + "\n")
+    else:
+        _print_passages(found)
+    _answered_by(ctx, service)
+    raise typer.Exit(0 if found.relevant else ABSTAINED)
+
+
+def _print_passages(found: SearchResponse) -> None:
+    if not found.relevant:
+        _say("No passage is similar enough to the query; the nearest ones:\n")
+    for p in found.passages:
+        _say(_wrap(f"{_dated(p.title, p.published_at)}  (score {p.score:.4f})", f"[{p.n}] ", "    "))
+        _say(_wrap(p.text, "    ") + "\n")
 
 
 @articles_app.command("list")
 def articles_list(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: Json = False,
     offset: int = typer.Option(0, min=0),
     limit: int = typer.Option(100, min=1, max=1000),
+    server: Server = None, local: Local = False, verbose: Verbose = False,
 ) -> None:
     """List indexed articles."""
-    services = _services(ctx)
-    records = services.store.list_articles(offset, limit)
+    service = _service(ctx, server, local, verbose)
+    with _reported():
+        page = service.list_articles(offset, limit)
     if as_json:
-        sys.stdout.write(json.dumps({"total": services.store.count_articles(), "articles": records}, indent=2) + "\n")
-        return
-    table = Table(title=f"{services.store.count_articles()} articles")
-    for column in ("id", "published", "source", "chunks", "title"):
-        table.add_column(column)
-    for r in records:
-        table.add_row(r["id"], (r["published_at"] or "")[:10], r["source"], str(r["chunks"]), r["title"][:70])
-    out.print(table)
+        sys.stdout.write(page.model_dump_json(indent=2) + "\n")
+    else:
+        table = Table(title=f"{page.total} articles")
+        for column in ("id", "published", "source", "chunks", "title"):
+            table.add_column(column)
+        for a in page.articles:
+            table.add_row(a.id, (a.published_at or "")[:10], a.source, str(a.chunks), a.title[:70])
+        out.print(table)
+    _answered_by(ctx, service)
 
 
 @articles_app.command("show")
-def articles_show(ctx: typer.Context, article_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def articles_show(
+    ctx: typer.Context, article_id: str, as_json: Json = False,
+    server: Server = None, local: Local = False, verbose: Verbose = False,
+) -> None:
     """Show one article with its body."""
-    record = _services(ctx).store.article_record(article_id, with_body=True)
+    service = _service(ctx, server, local, verbose)
+    with _reported():
+        record = service.article(article_id)
     if record is None:
-        console.print(f"no article with id {article_id!r}")
-        raise typer.Exit(1)
+        _fail(f"no article with id {article_id!r}; `qa-service articles list` shows the ids")
     if as_json:
-        sys.stdout.write(json.dumps(record, indent=2) + "\n")
-        return
-    out.print(f"{record['title']}\n{record['published_at'] or ''}  {record['source']}  {record['url'] or ''}",
-              markup=False, highlight=False)
-    out.print(f"by {', '.join(record['authors'])}\n" if record["authors"] else "", markup=False)
-    out.print(record["body"], markup=False, highlight=False)
+        sys.stdout.write(record.model_dump_json(indent=2) + "\n")
+    else:
+        _say(f"{record.title}\n{record.published_at or ''}  {record.source}  {record.url or ''}")
+        if record.authors:
+            _say(f"by {', '.join(record.authors)}\n")
+        _say(record.body)
+    _answered_by(ctx, service)
 
 
 @articles_app.command("delete")
-def articles_delete(ctx: typer.Context, article_id: str) -> None:
+def articles_delete(
+    ctx: typer.Context, article_id: str,
+    server: Server = None, local: Local = False, verbose: Verbose = False,
+) -> None:
     """Delete an article and all its chunks."""
-    if not _services(ctx).store.delete_article(article_id):
-        console.print(f"no article with id {article_id!r}")
-        raise typer.Exit(1)
-    out.print(f"deleted {article_id}")
+    service = _service(ctx, server, local, verbose)
+    with _reported():
+        deleted = service.delete(article_id)
+    if not deleted:
+        _fail(f"no article with id {article_id!r}; `qa-service articles list` shows the ids")
+    _say(f"deleted {article_id}")
+    _answered_by(ctx, service)
 
 
 @app.command()
@@ -201,7 +390,7 @@ def eval_(
     gold: list[str] = typer.Argument(None, help="GOLD.jsonl, or: compare A B"),
     corpus: Optional[list[Path]] = typer.Option(None, "--corpus", help="ingest into a fresh temporary index"),
     report: Path = typer.Option(Path("reports/eval"), "--report", help="report directory"),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, max=20),
+    top_k: TopK = None,
     realtimeqa: Optional[Path] = typer.Option(None, "--realtimeqa", help="RealTimeQA past/YYYY directory"),
     weeks: Optional[int] = typer.Option(None, "--weeks", min=1, help="only the first N weeks"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),

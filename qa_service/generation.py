@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import ctypes
 import json
+import sys
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -63,10 +65,13 @@ def default_gguf_path() -> Path:
 class LlamaCppGenerator:
     """llama.cpp in process; the model is loaded once and used by one thread at a time."""
 
-    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 2) -> None:
+    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 2, verbose: bool = False) -> None:
         from llama_cpp import Llama
 
         self.name = _model_name(model_path)
+        # Errors always; warnings when verbose. llama-cpp-python's own verbose mode dumps
+        # hundreds of lines of model metadata, so it stays off.
+        _native_log().threshold = _NativeLog.WARN if verbose else _NativeLog.ERROR
         self._llm = Llama(
             model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
             flash_attn=True, verbose=False,
@@ -280,6 +285,37 @@ class OpenAIGenerator:
 
     def close(self) -> None:
         self._client.close()
+
+
+class _NativeLog:
+    """llama.cpp's log lines at or above ``threshold``, written to stderr.
+
+    Replaces llama-cpp-python's printer, which maps ggml's levels one off (a
+    warning counts as an error), so that even with ``verbose=False`` warnings
+    such as "using full-size SWA cache" reached stderr on every load. The
+    callback is process-wide: the last model loaded sets the threshold.
+    """
+
+    WARN, ERROR, CONT = 3, 4, 5  # enum ggml_log_level
+
+    def __init__(self) -> None:
+        import llama_cpp
+
+        self.threshold = self.ERROR
+        self._writing = False
+        self._callback = llama_cpp.llama_log_callback(self._write)  # kept: llama.cpp holds only the pointer
+        llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
+
+    def _write(self, level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        if level != self.CONT:  # a continuation goes wherever its line went
+            self._writing = level >= self.threshold
+        if self._writing:
+            sys.stderr.write(text.decode("utf-8", "replace"))
+
+
+@cache
+def _native_log() -> _NativeLog:
+    return _NativeLog()
 
 
 def _count(usage: Usage | None, started: float) -> None:

@@ -8,10 +8,13 @@ link, with a warning (its id is then derived from source, title and date).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from index.article import Article, article_id_for
-from index.loaders import LoadFailure, LoadResult
+
+if TYPE_CHECKING:  # the loaders import trafilatura; url_problem's users (API schemas, CLI client) need none of it
+    from index.loaders import LoadFailure, LoadResult
 
 
 def url_problem(url: str) -> str | None:
@@ -38,6 +41,8 @@ def admit(article: Article) -> tuple[Article, str | None]:
 def screen(loaded: LoadResult) -> tuple[LoadResult, list[LoadFailure]]:
     """``loaded`` with every article admitted, and the warnings (an article named by its
     title: a loaded article does not know its file)."""
+    from index.loaders import LoadFailure, LoadResult
+
     admitted = [admit(article) for article in loaded.articles]
     warnings = [LoadFailure(f"article {article.title[:60]!r}", note) for article, note in admitted if note]
     return LoadResult([article for article, _ in admitted], list(loaded.failures)), warnings

@@ -38,7 +38,8 @@ class Services:
     def build(cls, settings: Settings, embedder: Embedder | None = None,
               generator: Generator | None = None) -> "Services":
         """Build from settings; pass ``embedder``/``generator`` to reuse already-loaded models."""
-        embedder = embedder or SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size)
+        embedder = embedder or SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size,
+                                                           verbose=settings.verbose)
         if settings.chroma_host:
             client = make_client(host=settings.chroma_host, port=settings.chroma_port)
         else:
@@ -72,7 +73,7 @@ class Services:
         if s.llm_backend == "openai":
             return OpenAIGenerator(s.openai_base_url, s.openai_model, s.openai_api_key,
                                    s.llm_timeout_s, s.llm_retries)
-        return LlamaCppGenerator(s.gguf_path or default_gguf_path(), s.llm_context, s.llm_threads)
+        return LlamaCppGenerator(s.gguf_path or default_gguf_path(), s.llm_context, s.llm_threads, verbose=s.verbose)
 
     @cached_property
     def answerer(self) -> Answerer:

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     api_key: str | None = None
 
+    # -- command line --
+    server_url: str | None = Field(None, description="the CLI talks to the qa-service at this URL instead of "
+                                   "loading models (client mode)")
+    client_timeout_s: float = Field(300.0, gt=0, description="client mode: how long to wait for the server's answer")
+    verbose: bool = Field(False, description="llama.cpp warnings and transformers progress bars reach stderr; "
+                          "the CLI also prints timings and who answered")
+
     # -- index --
     collection: str = "articles"
     chunk_size: int = Field(160, description="chunk size in tokens of the splitter")

@@ -38,9 +38,11 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running(command: list[str], ready_url: str, timeout_s: float = 120) -> Iterator[subprocess.Popen]:
-    """Starts ``command``, waits until ``ready_url`` answers 200, stops it on exit."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env())
+def running(command: list[str], ready_url: str, timeout_s: float = 120,
+            env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """Starts ``command`` (in ``clean_env(**env)``), waits until ``ready_url`` answers 200, stops it on exit."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=clean_env(**(env or {})))
     try:
         deadline = time.monotonic() + timeout_s
         while True:

@@ -7,8 +7,8 @@ from qa_service.answering import Question
 from qa_service.api.answers import event_stream, final_answer, sse_events, start
 from qa_service.api.deps import Runtime, check_length, require_json, runtime
 from qa_service.api.schemas import AskRequest, SearchRequest, SearchResponse, error_responses
+from qa_service.local import search_passages
 from qa_service.models import Answer
-from qa_service.retrieval import to_passage
 
 router = APIRouter(prefix="/v1", tags=["questions"])
 
@@ -53,6 +53,4 @@ def search(body: SearchRequest, rt: Runtime = Depends(runtime)) -> SearchRespons
     Runs in a worker thread, beside the inference queue.
     """
     check_length(body.query, rt.settings.max_question_chars, "query", "QA_MAX_QUESTION_CHARS")
-    found = rt.services.retriever.retrieve(body.query, body.top_k or rt.settings.top_k, body.filters)
-    passages = found.passages or [to_passage(n, c, 0.0) for n, c in enumerate(found.chunks, 1)]
-    return SearchResponse(query=body.query, relevant=found.relevant, passages=passages)
+    return search_passages(rt.services.retriever, body, rt.settings.top_k)

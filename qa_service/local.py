@@ -1,0 +1,107 @@
+"""The CLI's operations in this process, over the index and models named by the settings.
+
+``client.ServiceClient`` offers the same methods over HTTP, with the same
+request and result types, so a command prints the same thing in both modes.
+Each operation loads only what it needs: article records open the index
+without the embedding model (no torch), search loads no language model.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from qa_service.api.schemas import ArticleDetail, ArticleList, AskRequest, IngestResponse, SearchRequest, SearchResponse
+from qa_service.client import ServiceError
+from qa_service.models import Answer
+from qa_service.settings import Settings
+
+if TYPE_CHECKING:
+    from index.article import Article
+    from index.store import ChromaStore
+    from qa_service.retrieval import Retriever
+    from qa_service.services import Services
+
+
+def search_passages(retriever: Retriever, request: SearchRequest, default_top_k: int) -> SearchResponse:
+    """Retrieval only: the passages a question would be answered from (``/v1/search`` and the CLI)."""
+    from qa_service.retrieval import to_passage
+
+    found = retriever.retrieve(request.query, request.top_k or default_top_k, request.filters)
+    passages = found.passages or [to_passage(n, c, 0.0) for n, c in enumerate(found.chunks, 1)]
+    return SearchResponse(query=request.query, relevant=found.relevant, passages=passages)
+
+
+class LocalService:
+    """The index and models of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def where(self) -> str:
+        s = self.settings
+        index = f"Chroma at {s.chroma_host}:{s.chroma_port}" if s.chroma_host else f"index {s.chroma_path}"
+        return f"this process ({index})"
+
+    @cached_property
+    def services(self) -> Services:
+        from index.store import EmbeddingModelMismatch
+        from qa_service.services import Services
+
+        try:
+            return Services.build(self.settings)
+        except EmbeddingModelMismatch as err:
+            raise ServiceError(str(err)) from None
+
+    @cached_property
+    def _records(self) -> ChromaStore | None:
+        """The store for article records (list, show, delete) without loading the embedding model:
+        importing torch alone takes seconds. The model is checked by name against the one the index
+        records; its dimension is checked by the commands that embed. None when there is no index yet."""
+        from chromadb.errors import NotFoundError
+
+        from index.embeddings import resolve_model_path
+        from index.store import ChromaStore, EmbeddingModelMismatch, make_client
+
+        s = self.settings
+        model_id, _ = resolve_model_path(s.embed_model)
+        client = make_client(path=str(s.chroma_path), host=s.chroma_host, port=s.chroma_port)
+        try:
+            recorded = client.get_collection(s.collection).metadata or {}
+        except NotFoundError:
+            return None
+        try:
+            return ChromaStore(client, s.collection, model_id, int(recorded.get("embedding_dim") or 0))
+        except EmbeddingModelMismatch as err:
+            raise ServiceError(str(err)) from None
+
+    def ask(self, request: AskRequest) -> Answer:
+        from qa_service.answering import Question
+        from qa_service.generation import ModelUnavailable
+
+        question = Question(request.question, request.top_k or self.settings.top_k, request.filters, request.as_of)
+        try:
+            return self.services.answerer.ask(question)
+        except ModelUnavailable as err:
+            raise ServiceError(f"{err}; start the model server or check QA_OPENAI_BASE_URL") from None
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        return search_passages(self.services.retriever, request, self.settings.top_k)
+
+    def ingest(self, articles: Sequence[Article], advance: Callable[[int], None]) -> IngestResponse:
+        report = self.services.ingestor.ingest(articles, on_article=lambda _: advance(1))
+        return IngestResponse(**report.to_dict(), warnings=[])
+
+    def list_articles(self, offset: int, limit: int) -> ArticleList:
+        store = self._records
+        if store is None:
+            return ArticleList(total=0, offset=offset, limit=limit, articles=[])
+        return ArticleList(total=store.count_articles(), offset=offset, limit=limit,
+                           articles=store.list_articles(offset, limit))
+
+    def article(self, article_id: str) -> ArticleDetail | None:
+        record = self._records and self._records.article_record(article_id, with_body=True)
+        return ArticleDetail(**record) if record else None
+
+    def delete(self, article_id: str) -> bool:
+        return bool(self._records and self._records.delete_article(article_id))
