@@ -86,8 +86,9 @@ _HINGES = (
     re.compile(r"^\s*who\s+(?:(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\s+)?(?:be\s+)?([a-z]+)", re.I),
     re.compile(r"\bhow (?:many|much)\s+([a-z]+)\s+(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\b", re.I),
     re.compile(r"\bwhat (?:is|was|will be|are|were)\s+(?:the|its|their|his|her)\s+(?:[a-z]+\s+)?([a-z]+)\s+(?:of|for|in|at|on)\b", re.I),
-    # "Where was the minister born?", "When was the MOU signed?": the closing verb.
-    re.compile(r"^\s*(?:where|when)\s+(?:was|were|is|are)\s+[^?]*?\s([a-z]+)\s*\?\s*$", re.I),
+    # "Where was the minister born?", "When was the MOU signed?": the closing participle
+    # of a passive ("When is the next meeting?" closes on a noun and has no hinge).
+    re.compile(r"^\s*(?:where|when)\s+(?:was|were)\s+[^?]*?\s([a-z]+)\s*\?\s*$", re.I),
 )
 
 

@@ -132,3 +132,6 @@ def test_dotted_acronyms_and_weekdays_do_not_block_the_topic():
 
 def test_where_was_born_hinges_on_born():
     assert profile("Where was the Norland finance minister born?").required == {"born"}
+    assert profile("When was the harbour treaty signed?").required == {"sign"}
+    # Not a passive: the closing noun is not a word the answer must repeat.
+    assert profile("When is the Ostmark council's next vote after its June meeting?").required == frozenset()
