@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from processes import clean_env, free_port, running
 
-from qa_service.cli import demo_corpus_path
+from index.demo import demo_corpus_path
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ import atexit, json, sys
 path = sys.argv.pop(1)
 atexit.register(lambda: open(path, "w").write(json.dumps(
     {"modules": sorted(sys.modules), "qa_service": sys.modules["qa_service"].__file__})))
-from qa_service.cli import app
+from cli.main import app
 app(prog_name="qa-service")
 """
 
@@ -109,7 +109,7 @@ def server(tmp_path_factory, local) -> str:
     url = f"http://127.0.0.1:{port}"
     env = {"PYTHONPATH": str(ROOT), "QA_LLM_THREADS": "1", "QA_API_KEY": KEY,
            "QA_DATA_DIR": str(tmp_path_factory.mktemp("server-data"))}
-    with running([sys.executable, "-m", "qa_service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+    with running([sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                  f"{url}/readyz", timeout_s=300, env=env):
         yield url
 

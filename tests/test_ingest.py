@@ -92,7 +92,7 @@ def test_opening_with_another_model_names_both(fresh_services):
 
 def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "qa_service.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=600)
 
 

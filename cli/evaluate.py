@@ -32,10 +32,10 @@ from evals.report import (
     metric_label,
     write_report,
 )
-from evals.runner import articles_sha256, evaluate, model_ids, progress_bar, run_record, temporary_services
+from cli.progress import ingest_with_progress, progress_bar
+from evals.runner import articles_sha256, evaluate, model_ids, run_record, temporary_services
 from index.loaders import load_paths
 from index.store import EmbeddingModelMismatch
-from qa_service.cli import ingest_with_progress
 from qa_service.services import Services
 from qa_service.settings import Settings
 
