@@ -209,3 +209,5 @@ def _finish(report: Path, title: str, rows: list[dict], blocks: Blocks, started:
     out.print(f"Run time {time.perf_counter() - started:.0f} s. Report:")
     for path in paths.values():
         out.print(f"  {path}", markup=False, soft_wrap=True)
+    if "png" not in paths:
+        out.print("  (no chart: matplotlib is not installed; pip install 'qa-service[eval]')", markup=False)
