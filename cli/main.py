@@ -1,8 +1,8 @@
 """The ``qa-service`` command line.
 
 With QA_SERVER_URL (or ``--server URL``) set, ``ask``, ``search``, ``ingest`` and
-``articles`` talk to that server (``client.ServiceClient``) and load no model;
-otherwise they work in this process (``local.LocalService``). Both return the
+``articles`` talk to that server (``qa_service.client.ServiceClient``) and load no model;
+otherwise they work in this process (``qa_service.local.LocalService``). Both return the
 same types, so the output is the same. Heavy modules are imported inside the
 commands that need them: ``--help`` and client mode start in about a second.
 """
