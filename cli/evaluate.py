@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.progress import ingest_with_progress, progress_bar
 from evals.gold import GoldError, load_gold
 from evals.metrics import aggregate
 from evals.realtimeqa import ANSWERABLE, SCOPES, RealTimeQAError, Week, load_weeks, run_weeks
@@ -32,7 +33,6 @@ from evals.report import (
     metric_label,
     write_report,
 )
-from cli.progress import ingest_with_progress, progress_bar
 from evals.runner import articles_sha256, evaluate, model_ids, run_record, temporary_services
 from index.loaders import load_paths
 from index.store import EmbeddingModelMismatch
