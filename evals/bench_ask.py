@@ -7,9 +7,9 @@ from importlib import resources
 from evals.bench_stats import ratio, spread
 from evals.gold import GoldItem, load_gold
 from evals.runner import temporary_services
+from index.demo import demo_corpus_path
 from index.loaders import load_paths
 from qa_service.answering import AnswerEvent, PassagesEvent, Question, TokenEvent
-from qa_service.cli import demo_corpus_path
 from qa_service.prompting import STOP
 from qa_service.services import Services
 from qa_service.settings import Settings

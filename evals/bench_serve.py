@@ -14,8 +14,8 @@ import httpx
 
 from evals.bench_ask import demo_questions
 from evals.bench_stats import spread, timed
+from index.demo import demo_corpus_path
 from index.loaders import load_paths
-from qa_service.cli import demo_corpus_path
 from qa_service.services import Services
 from qa_service.settings import Settings
 
@@ -62,7 +62,7 @@ def _prepare_index(settings: Settings, like: Services, data_dir: Path) -> None:
 def _command(port: int) -> list[str]:
     """The installed console script next to this interpreter, else the CLI module."""
     script = Path(sys.executable).with_name("qa-service")
-    prefix = [str(script)] if script.exists() else [sys.executable, "-m", "qa_service.cli"]
+    prefix = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
     return [*prefix, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 

@@ -276,6 +276,7 @@ def _bars(ax, labels: list[str], values: list[float | None], title: str) -> None
 def write_report(out_dir: str | Path, metrics: dict, rows: list[dict], title: str = "qa-service eval",
                  run: dict | None = None, blocks: Blocks | None = None) -> dict[str, Path]:
     """Write report.json, report.md and report.png into out_dir; return their paths by kind.
+    The chart needs matplotlib (the ``eval`` extra): without it there is no "png".
 
     ``run`` is the run record (evals.runner.run_record); ``blocks`` are extra
     metric blocks, key -> (metrics, label), e.g. the answerable questions only.
@@ -296,7 +297,12 @@ def write_report(out_dir: str | Path, metrics: dict, rows: list[dict], title: st
     }
     paths["json"].write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths["md"].write_text(_markdown(title, created_at, metrics, rows, run, blocks), encoding="utf-8")
-    _chart(paths["png"], title, metrics, answer_recall_by_tag(rows))
+    try:
+        _chart(paths["png"], title, metrics, answer_recall_by_tag(rows))
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").partition(".")[0] != "matplotlib":
+            raise
+        del paths["png"]
     return paths
 
 

@@ -31,9 +31,6 @@ from contextlib import contextmanager
 from importlib import metadata, resources
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
 from evals.gold import GoldItem
 from evals.metrics import score_row
 from index.article import Article
@@ -44,7 +41,6 @@ from qa_service.settings import Settings
 
 OnRow = Callable[[dict], None]
 Pools = Mapping[str, Sequence[str]]
-_LOG_EVERY = 10
 NO_POOL = "no search result with text: nothing to answer from"
 
 # Settings that cannot change an answer or its cost: where the index lives
@@ -224,32 +220,6 @@ def run_record(settings: Settings, models: dict, data: dict) -> dict:
         "git": git_state(),
         "versions": package_versions(),
     }
-
-
-@contextmanager
-def progress_bar(total: int, description: str = "Asking") -> Iterator[Callable[[dict], None]]:
-    """A rich progress bar on stderr; yields the per-row callback for ``run_gold``.
-
-    When stderr is not a terminal (a run logged to a file) the bar cannot
-    redraw, so a plain line is printed every ``_LOG_EVERY`` questions instead.
-    """
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task(description, total=total, failed=0)
-        done = failed = 0
-
-        def advance(row: dict) -> None:
-            nonlocal done, failed
-            done += 1
-            failed += row.get("error") is not None
-            bar.update(task, advance=1, failed=failed)
-            if not console.is_terminal and (done % _LOG_EVERY == 0 or done == total):
-                console.print(f"{description}: {done}/{total} done, {failed} failed, "
-                              f"{bar.tasks[0].elapsed or 0:.0f} s", highlight=False)
-
-        yield advance
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Text embeddings with sentence-transformers, loaded from a local path only."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -47,10 +48,18 @@ class SentenceTransformerEmbedder:
         # transformers draws a "Loading weights" bar on stderr at every load (process-wide switch).
         (transformers_logging.enable_progress_bar if verbose else transformers_logging.disable_progress_bar)()
         self.model_id, path = resolve_model_path(name_or_path)
-        self._torch = torch
         self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
+        # One short text encodes fastest and most steadily on one thread (measured: 7-11 ms,
+        # against up to 440 ms with two), batches faster on all of them. torch's thread count
+        # is per thread once a thread has run an op, so queries get a thread of their own set
+        # to one, and the process-wide default it also sets is put back once, here: switching
+        # it per call raced with the threads embedding batches or searching meanwhile.
+        threads = torch.get_num_threads()
+        self._query_thread = ThreadPoolExecutor(1, "embed-query", initializer=_one_torch_thread)
+        self._query_thread.submit(int).result()
+        torch.set_num_threads(threads)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -61,11 +70,11 @@ class SentenceTransformerEmbedder:
         ).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        # One short text encodes fastest and most steadily on one thread
-        # (measured: 7-11 ms vs up to 440 ms with two).
-        threads = self._torch.get_num_threads()
-        self._torch.set_num_threads(1)
-        try:
-            return self.embed([text])[0]
-        finally:
-            self._torch.set_num_threads(threads)
+        return self._query_thread.submit(self.embed, [text]).result()[0]
+
+
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.get_num_threads()  # settles this thread's own count first, or its first op resets it
+    torch.set_num_threads(1)

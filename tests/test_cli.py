@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from processes import clean_env, free_port, running
 
-from qa_service.cli import demo_corpus_path
+from index.demo import demo_corpus_path
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +37,14 @@ CHEESE = {
 }
 
 # Runs the CLI as the console script does and, at exit, writes the names of the
-# modules it imported and where qa_service came from.
+# modules it imported and where our packages came from (--help imports no qa_service).
 _WRAPPER = """
 import atexit, json, sys
 path = sys.argv.pop(1)
 atexit.register(lambda: open(path, "w").write(json.dumps(
-    {"modules": sorted(sys.modules), "qa_service": sys.modules["qa_service"].__file__})))
-from qa_service.cli import app
+    {"modules": sorted(sys.modules),
+     "ours": [sys.modules[p].__file__ for p in ("cli", "qa_service") if p in sys.modules]})))
+from cli.main import app
 app(prog_name="qa-service")
 """
 
@@ -65,7 +66,7 @@ def cli(tmp: Path, *args: str, **env: str) -> Run:
                           timeout=900, cwd=tmp,
                           env=clean_env(PYTHONPATH=str(ROOT), QA_LLM_THREADS="1", COLUMNS="80", **env))
     imported = json.loads(report.read_text())
-    assert Path(imported["qa_service"]).is_relative_to(ROOT), "the CLI must run this checkout's code"
+    assert all(Path(f).is_relative_to(ROOT) for f in imported["ours"]), "the CLI must run this checkout's code"
     return Run(done.returncode, done.stdout, done.stderr, set(imported["modules"]))
 
 
@@ -109,7 +110,7 @@ def server(tmp_path_factory, local) -> str:
     url = f"http://127.0.0.1:{port}"
     env = {"PYTHONPATH": str(ROOT), "QA_LLM_THREADS": "1", "QA_API_KEY": KEY,
            "QA_DATA_DIR": str(tmp_path_factory.mktemp("server-data"))}
-    with running([sys.executable, "-m", "qa_service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+    with running([sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                  f"{url}/readyz", timeout_s=300, env=env):
         yield url
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.cli import run_eval_command
+from cli.evaluate import run_eval_command
 from evals.gold import GoldError, load_gold, parse_gold
 from evals.realtimeqa import (
     ANSWERABLE,
@@ -373,7 +373,7 @@ def _check_report(report: Path, n_rows: int) -> dict:
 
 @pytest.mark.slow
 def test_eval_demo_slice_end_to_end(tmp_path):
-    from qa_service.cli import demo_corpus_path
+    from index.demo import demo_corpus_path
 
     report = tmp_path / "report"
     done = _cli(tmp_path, "evals/gold/demo.jsonl", "--corpus", demo_corpus_path(), "--limit", 5, "--report", report)

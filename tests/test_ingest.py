@@ -5,9 +5,11 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.article import Article
@@ -90,9 +92,22 @@ def test_opening_with_another_model_names_both(fresh_services):
     assert "all-MiniLM-L6-v2" in message and "other-embedder-v2" in message
 
 
+def test_query_embedding_from_many_threads_leaves_torch_threads_alone(embedder):
+    import torch
+
+    threads = torch.get_num_threads()
+    question = "Where will Nimbara Cloud build its AI data centre?"
+    with ThreadPoolExecutor(4) as pool:
+        vectors = list(pool.map(embedder.embed_query, [question] * 16))
+    assert torch.get_num_threads() == threads
+    with ThreadPoolExecutor(1) as fresh:
+        assert fresh.submit(torch.get_num_threads).result() == threads
+    assert all(np.array_equal(v, embedder.embed([question])[0]) for v in vectors)
+
+
 def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "qa_service.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=600)
 
 

@@ -1,5 +1,6 @@
 """Tests of evals.report: the three report files and run comparison."""
 import json
+import sys
 
 import pytest
 
@@ -69,6 +70,16 @@ def test_write_report_files(report, tmp_path):
     assert [p.name for p in paths.values()] == ["report.json", "report.md", "report.png"]
     assert all(p.parent == tmp_path / "run" and p.stat().st_size > 0 for p in paths.values())
     assert paths["png"].read_bytes()[:8] == PNG_MAGIC
+
+
+def test_report_without_matplotlib_has_no_chart(tmp_path, monkeypatch):
+    # As if the "eval" extra were not installed: importing matplotlib fails.
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    rows = _rows()
+    paths = write_report(tmp_path, aggregate(rows), rows, run=RUN)
+    assert set(paths) == {"json", "md"} and all(p.stat().st_size > 0 for p in paths.values())
+    assert not (tmp_path / "report.png").exists()
 
 
 def test_report_json(report):

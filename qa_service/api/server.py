@@ -1,9 +1,14 @@
-"""``qa-service serve``: optional demo ingest, then uvicorn."""
+"""``qa-service serve``: uvicorn over the app, with one worker or several."""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from qa_service.settings import Settings
+
+if TYPE_CHECKING:
+    from qa_service.services import Services
 
 
 class ServeError(SystemExit):
@@ -29,25 +34,15 @@ def app_from_environment() -> FastAPI:
 
 
 def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-               ingest_demo: bool = False) -> None:
-    """Serve the API and the web page; with ``ingest_demo``, index the demo corpus first
-    if the index is empty. ``workers > 1`` only with a Chroma server (QA_CHROMA_HOST);
-    each worker then builds its settings from the environment."""
+               services: Services | None = None) -> None:
+    """Serve the API and the web page, over ``services`` when given (built from ``settings``
+    otherwise). ``workers > 1`` only with a Chroma server (QA_CHROMA_HOST); each worker then
+    builds its own from the environment."""
     import uvicorn
 
     from qa_service.api.app import create_app
-    from qa_service.cli import demo_corpus_path, ingest_with_progress
-    from qa_service.services import Services
 
     check_workers(settings, workers)
-    services = None
-    if ingest_demo:
-        from index.loaders import load_paths
-
-        services = Services.build(settings)
-        if services.store.count_articles() == 0:
-            loaded = load_paths([demo_corpus_path()], max_file_bytes=settings.max_file_bytes)
-            ingest_with_progress(services, loaded)
     if workers == 1:
         uvicorn.run(create_app(settings, services), host=host, port=port)
     else:

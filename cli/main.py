@@ -1,8 +1,8 @@
 """The ``qa-service`` command line.
 
 With QA_SERVER_URL (or ``--server URL``) set, ``ask``, ``search``, ``ingest`` and
-``articles`` talk to that server (``client.ServiceClient``) and load no model;
-otherwise they work in this process (``local.LocalService``). Both return the
+``articles`` talk to that server (``qa_service.client.ServiceClient``) and load no model;
+otherwise they work in this process (``qa_service.local.LocalService``). Both return the
 same types, so the output is the same. Heavy modules are imported inside the
 commands that need them: ``--help`` and client mode start in about a second.
 """
@@ -13,9 +13,8 @@ import sys
 import textwrap
 from contextlib import contextmanager
 from datetime import date
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,13 +24,12 @@ from rich.table import Table
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from index.loaders import LoadResult
-    from index.pipeline import IngestReport
     from qa_service.api.schemas import IngestResponse, RequestFilters, SearchResponse
     from qa_service.client import ServiceClient
     from qa_service.local import LocalService
     from qa_service.models import Answer
     from qa_service.services import Services
+    from qa_service.settings import Settings
 
     Request = TypeVar("Request", bound=BaseModel)
 
@@ -51,11 +49,6 @@ Verbose = Annotated[bool, typer.Option(
 Json = Annotated[bool, typer.Option("--json", help="print JSON (the HTTP API's shape)")]
 Sources = Annotated[Optional[list[str]], typer.Option("--source", help="only articles of this source (repeatable)")]
 TopK = Annotated[Optional[int], typer.Option("--top-k", min=1, max=20, help="passages to retrieve (default: QA_TOP_K)")]
-
-
-def demo_corpus_path() -> Path:
-    """The demo articles shipped inside the ``index`` package."""
-    return Path(str(resources.files("index").joinpath("demo_corpus")))
 
 
 @app.callback()
@@ -160,26 +153,6 @@ def _dated(title: str, published_at: str | None) -> str:
     return f"{title} ({published_at[:10]})" if published_at else title
 
 
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[int], None]]:
-    """``advance(n)`` for a bar on stderr, drawn only on a terminal (a log gets the summary alone)."""
-    from rich.progress import Progress
-
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("Indexing", total=total)
-        yield lambda n: progress.advance(task, n)
-
-
-def ingest_with_progress(services: Services, loaded: LoadResult) -> IngestReport:
-    """Index ``loaded``'s articles with a progress bar; its load failures start the report."""
-    from index.pipeline import IngestReport
-
-    report = IngestReport(failed=list(loaded.failures))
-    with _progress(len(loaded.articles)) as advance:
-        services.ingestor.ingest(loaded.articles, report, on_article=lambda _: advance(1))
-    return report
-
-
 @app.command()
 def ingest(
     ctx: typer.Context,
@@ -192,6 +165,8 @@ def ingest(
 
     Files are read here, in client mode too. Exit status 1 when any file or article failed.
     """
+    from cli.progress import progress
+    from index.demo import demo_corpus_path
     from index.loaders import load_paths
     from qa_service.api.schemas import Failure, IngestResponse
     from qa_service.intake import screen
@@ -203,7 +178,7 @@ def ingest(
     loaded, warnings = screen(load_paths(targets, source=source, max_file_bytes=ctx.obj["settings"].max_file_bytes))
     result = IngestResponse(added=0, updated=0, unchanged=0, chunks=0, failed=[], warnings=[], article_ids=[])
     if loaded.articles:
-        with _reported(), _progress(len(loaded.articles)) as advance:
+        with _reported(), progress(len(loaded.articles)) as advance:
             result = service.ingest(loaded.articles, advance)
     report = result.model_copy(update={
         "failed": [Failure(name=f.path, reason=f.reason) for f in loaded.failures] + result.failed,
@@ -379,9 +354,25 @@ def serve(
     ingest_demo: bool = typer.Option(False, "--ingest-demo", help="ingest the demo corpus if the index is empty"),
 ) -> None:
     """Serve the HTTP API and the web page."""
-    from qa_service.api.server import run_server
+    from qa_service.api.server import check_workers, run_server
 
-    run_server(ctx.obj["settings"], host=host, port=port, workers=workers, ingest_demo=ingest_demo)
+    settings = ctx.obj["settings"]
+    check_workers(settings, workers)  # before the demo ingest, which can take a while
+    services = _with_demo(settings) if ingest_demo else None
+    run_server(settings, host=host, port=port, workers=workers, services=services)
+
+
+def _with_demo(settings: Settings) -> Services:
+    """The service of ``settings``, with the demo corpus indexed first if the index is empty."""
+    from cli.progress import ingest_with_progress
+    from index.demo import demo_corpus_path
+    from index.loaders import load_paths
+    from qa_service.services import Services
+
+    services = Services.build(settings)
+    if services.store.count_articles() == 0:
+        ingest_with_progress(services, load_paths([demo_corpus_path()], max_file_bytes=settings.max_file_bytes))
+    return services
 
 
 @app.command("eval", context_settings={"allow_extra_args": False})
@@ -400,7 +391,7 @@ def eval_(
              "each question over its own search results only"),
 ) -> None:
     """Score answers against gold answers (or `eval compare A B`)."""
-    from evals.cli import run_eval_command
+    from cli.evaluate import run_eval_command
 
     code = run_eval_command(ctx.obj["settings"], gold or [], corpus=corpus or [], report=report, top_k=top_k,
                             realtimeqa=realtimeqa, weeks=weeks, limit=limit, scope=scope)

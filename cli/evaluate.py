@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.progress import ingest_with_progress, progress_bar
 from evals.gold import GoldError, load_gold
 from evals.metrics import aggregate
 from evals.realtimeqa import ANSWERABLE, SCOPES, RealTimeQAError, Week, load_weeks, run_weeks
@@ -32,10 +33,9 @@ from evals.report import (
     metric_label,
     write_report,
 )
-from evals.runner import articles_sha256, evaluate, model_ids, progress_bar, run_record, temporary_services
+from evals.runner import articles_sha256, evaluate, model_ids, run_record, temporary_services
 from index.loaders import load_paths
 from index.store import EmbeddingModelMismatch
-from qa_service.cli import ingest_with_progress
 from qa_service.services import Services
 from qa_service.settings import Settings
 
@@ -209,3 +209,5 @@ def _finish(report: Path, title: str, rows: list[dict], blocks: Blocks, started:
     out.print(f"Run time {time.perf_counter() - started:.0f} s. Report:")
     for path in paths.values():
         out.print(f"  {path}", markup=False, soft_wrap=True)
+    if "png" not in paths:
+        out.print("  (no chart: matplotlib is not installed; pip install 'qa-service[eval]')", markup=False)
