@@ -77,8 +77,8 @@ def shoot(base: str, out: Path, files: Path) -> None:
 
         page.fill("#question", QUESTION)
         page.click("#ask")
-        # The passages come before the first token; caught while the answer is still being written.
-        page.wait_for_selector("body[data-state=reading], body[data-state=writing], " + FINISHED, timeout=300_000)
+        # The passages come before the first token; caught while the draft is being written.
+        page.wait_for_selector("body[data-state=writing], " + FINISHED, timeout=300_000)
         page.screenshot(path=out / "page-passages-first.png")
         page.wait_for_selector(FINISHED, timeout=300_000)
         page.click('#answer button.cite[data-n="1"]')

@@ -30,7 +30,7 @@ let passages = new Map();   // passage n -> passage of the current question
 let citations = new Map();  // citation n -> citation of the current answer
 let answered = null;        // the current Answer, once it has come
 let draft = null;           // element receiving streamed tokens
-let listing = { offset: 0, total: 0, q: "" };
+let listing = { offset: 0, q: "" }; // the page of the article list shown
 let shown = null;           // the article record on the article page
 let listNotice = "";        // said once above the list, e.g. what was just deleted
 
@@ -306,6 +306,7 @@ function handleEvent(name, data) {
   if (name === "passages") {
     const list = JSON.parse(data);
     renderPassages(list);
+    answerEl.replaceChildren(el("p", { className: "placeholder" }, "Reading the passages below…"));
     setState("reading");
     setStatus(list.length ? `Found ${plural(list.length, "passage")}; reading them…` : "Found no passages.");
   } else if (name === "token") {
@@ -360,16 +361,23 @@ async function ask(body) {
       outcome = "key";
     } else if (err.name === "AbortError") {
       setStatus("Stopped.");
-      passagesHint.textContent = "Stopped before the answer was written.";
       outcome = "stopped";
     } else if (err instanceof SyntaxError) {
       outcome = showError("The server sent a response this page cannot read.");
     } else {
-      outcome = showError(err.message);
+      outcome = showError(err instanceof ApiError ? err.message
+        : "The connection to the server was lost before the answer was complete.");
     }
   } finally {
     controller = null;
     setBusy(false);
+    if (!answered && (outcome === "stopped" || outcome === "error")) {
+      passagesHint.textContent = "Best first.";
+      if (!draft) {
+        answerEl.replaceChildren(el("p", { className: "placeholder" },
+          outcome === "stopped" ? "Stopped before the answer was written." : "No answer (see the message above)."));
+      }
+    }
     setState(outcome);
   }
 }
@@ -528,12 +536,11 @@ function showQuote(n) {
 
 async function loadArticles() {
   const q = titleSearch.value.trim();
-  if (q !== listing.q) listing = { offset: 0, total: 0, q };
+  if (q !== listing.q) listing = { offset: 0, q };
   const params = new URLSearchParams({ sort: "newest", offset: String(listing.offset), limit: String(PAGE_SIZE) });
   if (q) params.set("q", q);
   articlesStatus.textContent = "Loading…";
   const page = await getJson(`/v1/articles?${params}`);
-  listing.total = page.total;
   articleRows.replaceChildren(...page.articles.map((a) => el("tr", { dataset: { id: a.id } },
     el("td", {}, el("a", { href: articleHref(a.id) }, a.title || "Untitled")),
     el("td", {}, a.source || ""),
