@@ -316,7 +316,8 @@ function handleEvent(name, data) {
       setState("writing");
       setStatus("Writing the answer…");
     }
-    draft.append(JSON.parse(data).text ?? "");
+    const text = JSON.parse(data).text ?? "";
+    draft.append(draft.textContent ? text : text.trimStart());
   } else if (name === "answer") {
     return renderAnswer(JSON.parse(data));
   } else if (name === "error") {
