@@ -4,8 +4,9 @@ articles plus what the tests upload through the page.
 
 A journalist's session (upload, ask, follow a citation into the article, delete,
 ask again), a keyboard-only question with a date filter stopped with Escape, and
-a server with an API key (asked once, sent in a header; errors without setting
-names; an abstention said once; nothing wider than a phone).
+a server with an API key (asked once, sent in a header; an abstention said once;
+uploads with the file input, errors without setting names; markup in articles
+shown as text; nothing wider than a phone).
 
 Few questions, since answers on 2 shared cores take seconds each: most
 assertions ride on the same ask. The model runs on one thread (QA_LLM_THREADS=1),
@@ -53,6 +54,7 @@ FERRY_TITLE = "Harbour city opens a ferry line to Pine Island"
 # Only the ferry story answers it; without that story nothing does.
 FERRY_QUESTION = "Who rode the first crossing of the Pine Island ferry?"
 NIMBARA_QUESTION = "Where will Nimbara Cloud build its AI data centre?"
+MIREFIELD_QUESTION = "What did the note in the bottle at the Mirefield Glass Museum read?"
 # Matches nothing in the corpus, so it abstains without running the model.
 NONSENSE = "zqxv wplk frobnitz quux?"
 KEY = "page-key-51c2"
@@ -262,19 +264,29 @@ def test_a_key_is_asked_once_errors_name_no_setting_and_a_phone_fits(services, a
     assert page.is_hidden("#key-form")
     assert page.get_attribute("#question", "maxlength") == "300"
 
-    for _ in range(2):  # asked once: the tab keeps the key
-        assert ask(page, NONSENSE) == "abstained", page.inner_text("#error")
-        assert page.is_hidden("#key-form")
+    assert ask(page, NONSENSE) == "abstained", page.inner_text("#error")
     assert page.inner_text("#answer").count("do not answer") == 1
 
-    # A refused upload (chosen with the file input) says why, in words, not in setting names.
-    big = tmp_path / "long-story.txt"
+    # Files chosen with the file input, each with its own result: the notes (added, or unchanged
+    # when the first test uploaded them) and a story over the size limit, refused in words.
+    notes, big = tmp_path / NOTES_NAME, tmp_path / "long-story.txt"
+    notes.write_text(NOTES)
     big.write_text("Long story\n\n" + "The council met again on Monday to talk about the harbour. " * 60)
     page.click("#nav-articles")
-    page.set_input_files("#files", str(big))
+    page.set_input_files("#files", [str(notes), str(big)])
     failed = page.locator("#upload-results > li.failed")
     failed.wait_for()
-    assert "the limit is 2,000" in failed.inner_text() and "QA_" not in failed.inner_text()
+    assert "long-story.txt — not indexed" in failed.inner_text() and "the limit is 2,000" in failed.inner_text()
+    assert "QA_" not in failed.inner_text()
+    assert NOTES_TITLE in page.locator("#upload-results > li.ok", has_text=NOTES_NAME).inner_text()
+
+    # Asked again, the key is not asked for again; markup quoted from the notes stays text.
+    page.click("#nav-ask")
+    assert ask(page, MIREFIELD_QUESTION) in {"answered", "abstained"}, page.inner_text("#error")
+    assert page.is_hidden("#key-form")
+    assert PAYLOAD in page.text_content("#view-ask")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("main script, main img").count() == 0
 
     # Nothing is wider than the phone, in either view.
     for view in ("#/articles", "#/ask"):
