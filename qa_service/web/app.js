@@ -31,6 +31,7 @@ let citations = new Map();  // citation n -> citation of the current answer
 let answered = null;        // the current Answer, once it has come
 let draft = null;           // element receiving streamed tokens
 let listing = { offset: 0, q: "" }; // the page of the article list shown
+let listTicket = 0;         // only the latest list request may fill the table (typing searches fast)
 let shown = null;           // the article record on the article page
 let listNotice = "";        // said once above the list, e.g. what was just deleted
 
@@ -72,8 +73,9 @@ function setStatus(text) { statusEl.textContent = text; }
 const KEY_ITEM = "qa-service.api-key";
 const waiting = new Set();  // actions to run again once a key is given
 
+/** A 401; ``sent`` is the key the request carried (null: none). */
 class KeyNeeded extends Error {
-  constructor(rejected) { super("API key needed"); this.rejected = rejected; }
+  constructor(sent) { super("API key needed"); this.sent = sent; }
 }
 
 class ApiError extends Error {
@@ -118,8 +120,9 @@ async function api(path, options = {}) {
     throw new ApiError("Could not reach the server. Check your connection and that qa-service is running.");
   }
   if (response.status === 401) {
-    sessionStorage.removeItem(KEY_ITEM);
-    throw new KeyNeeded(Boolean(key));
+    // Forget the refused key, unless a newer one was given while this request was on its way.
+    if (sessionStorage.getItem(KEY_ITEM) === key) sessionStorage.removeItem(KEY_ITEM);
+    throw new KeyNeeded(key);
   }
   if (!response.ok) throw await errorOf(response);
   return response;
@@ -133,12 +136,20 @@ async function withKey(action) {
     return await action();
   } catch (err) {
     if (!(err instanceof KeyNeeded)) throw err;
-    askForKey(err.rejected, action);
+    askForKey(err, action);
     return undefined;
   }
 }
 
-function askForKey(rejected, action) {
+/** Shows the key form; ``action`` runs again once a key is given. A request refused for a key
+ *  that has been replaced since (several were under way) runs again at once, with the new key. */
+function askForKey(refusal, action) {
+  const current = sessionStorage.getItem(KEY_ITEM);
+  if (current && current !== refusal.sent) {
+    setTimeout(() => withKey(action).catch(() => { /* each action shows its own errors */ }));
+    return;
+  }
+  const rejected = Boolean(refusal.sent);
   waiting.add(action);
   const first = keyForm.hidden;
   keyForm.hidden = false;
@@ -357,7 +368,7 @@ async function ask(body) {
     if (!outcome) outcome = showError("The connection closed before the answer was complete.");
   } catch (err) {
     if (err instanceof KeyNeeded) {
-      askForKey(err.rejected, () => ask(body));
+      askForKey(err, () => ask(body));
       setStatus("");
       outcome = "key";
     } else if (err.name === "AbortError") {
@@ -541,7 +552,9 @@ async function loadArticles() {
   const params = new URLSearchParams({ sort: "newest", offset: String(listing.offset), limit: String(PAGE_SIZE) });
   if (q) params.set("q", q);
   articlesStatus.textContent = "Loading…";
+  const ticket = ++listTicket;
   const page = await getJson(`/v1/articles?${params}`);
+  if (ticket !== listTicket) return;
   articleRows.replaceChildren(...page.articles.map((a) => el("tr", { dataset: { id: a.id } },
     el("td", {}, el("a", { href: articleHref(a.id) }, a.title || "Untitled")),
     el("td", {}, a.source || ""),
@@ -639,8 +652,8 @@ async function describeIngest(name, report) {
     nodes.push(": ", el("a", { href: articleHref(ids[0]) }, record ? record.title || "Untitled" : "open"),
       record ? el("span", { className: "hint" }, ` (${record.source}, ${plural(record.chunks, "passage")})`) : null);
   }
-  const problems = [...(report.failed || []).map((f) => `${f.name}: ${f.reason}`),
-    ...(report.warnings || []).map((w) => `${w.name}: ${w.reason}`)];
+  const problems = [...(report.failed || []), ...(report.warnings || [])]
+    .map((p) => `${p.name}: ${readable({ message: p.reason })}`);
   if (problems.length) nodes.push(el("ul", {}, ...problems.map((p) => el("li", {}, p))));
   return nodes;
 }
@@ -648,7 +661,7 @@ async function describeIngest(name, report) {
 async function uploadFiles(files) {
   const source = uploadSource.value.trim();
   for (const [i, file] of files.entries()) {
-    const item = el("li", { className: "pending", dataset: { file: file.name } }, el("strong", {}, file.name), " — uploading…");
+    const item = el("li", { className: "pending" }, el("strong", {}, file.name), " — uploading…");
     uploadResults.prepend(item);
     const form = new FormData();
     form.append("files", file, file.name);
@@ -660,7 +673,7 @@ async function uploadFiles(files) {
     } catch (err) {
       if (err instanceof KeyNeeded) {
         item.remove();
-        askForKey(err.rejected, () => uploadFiles(files.slice(i)));
+        askForKey(err, () => uploadFiles(files.slice(i)));
         break;
       }
       const failed = (err.detail && err.detail.failed) || [];
