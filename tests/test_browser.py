@@ -180,6 +180,10 @@ def test_upload_ask_follow_a_citation_delete_and_it_is_cited_no_more(page, serve
     card = page.locator("#passages .passage-card", has=quote)
     assert FERRY_TITLE in card.locator("summary").inner_text()
     quoted = quote.text_content()
+    page.click("#nav-articles")
+    page.click("#nav-ask")  # back on the answer, a click on the marker does the same
+    page.click(f'#answer button.cite[data-n="{n}"]')
+    assert page.evaluate("document.activeElement.id") == f"quote-{n}"
 
     # ...and its link opens the article at the quote, marked where body[start:end] says.
     card.locator(f'a.quote-link[data-n="{n}"]').click()
