@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,8 @@ import httpx
 
 CHROMIUM = "/usr/bin/chromium"
 QUESTION = "Who attended the meeting between Lee Jae Myung and Larry Fink?"
-NONSENSE = "What did the harbour festival jury say about the fireworks?"
+# Near the demo stories in words, answered by none of them.
+UNANSWERED = "What did the harbour festival jury say about the fireworks?"
 FINISHED = "body[data-state=answered], body[data-state=abstained], body[data-state=error]"
 # Two files as a reporter would drop them: notes without a headline, and a Markdown story.
 UPLOADS = {
@@ -38,8 +40,6 @@ UPLOADS = {
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -95,7 +95,7 @@ def shoot(base: str, out: Path, files: Path) -> None:
         page.screenshot(path=out / "page-articles.png", full_page=True)
 
         page.click("#nav-ask")
-        page.fill("#question", NONSENSE)
+        page.fill("#question", UNANSWERED)
         page.click("#ask")
         page.wait_for_selector(FINISHED, timeout=300_000)
         page.screenshot(path=out / "page-abstained.png", full_page=True)
