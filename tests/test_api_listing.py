@@ -1,6 +1,6 @@
 """What the web page's Articles view and source filter read from the API:
 GET /v1/articles with a title search and newest-first order, GET /v1/sources,
-and the page itself carrying the server's question length limit.
+and the page itself, served only from / with the server's question length limit.
 """
 from __future__ import annotations
 
@@ -89,3 +89,6 @@ def test_the_page_carries_the_question_limit(client):
     assert 'maxlength="321"' in page.text and "{{" not in page.text
     head = client.head("/")
     assert head.status_code == 200 and head.content == b"" and head.headers["content-security-policy"]
+    # Only from /, with its headers: not as a static file without them.
+    assert client.get("/static/index.html").json()["error"]["code"] == "not_found"
+    assert client.get("/static/app.js").status_code == 200

@@ -12,6 +12,8 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 WEB_DIR = Path(str(resources.files("qa_service").joinpath("web")))
 
@@ -42,5 +44,16 @@ def favicon() -> FileResponse:
     return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
+class _PageFiles(StaticFiles):
+    """The page's scripts, styles and icon. Not index.html: served from here it would
+    come without its security headers (a page that may be framed, with no CSP) and
+    without the question limit."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path == "index.html":
+            raise HTTPException(404)
+        return await super().get_response(path, scope)
+
+
 def static_files() -> StaticFiles:
-    return StaticFiles(directory=WEB_DIR)
+    return _PageFiles(directory=WEB_DIR)
