@@ -210,8 +210,10 @@ def test_upload_ask_follow_a_citation_delete_and_it_is_cited_no_more(page, serve
     expect(page.locator("#article-count")).to_have_text(f"({len(CORPUS) + 1})")
     assert httpx.get(f"{server}/v1/articles/{article_id}").status_code == 404
 
-    # Asked again, the question finds nothing of the deleted story and says so once.
+    # The answer on screen says its story is gone; asked again, the question finds nothing of
+    # the deleted story and says so once.
     page.click("#nav-ask")
+    assert f"“{FERRY_TITLE}”, which this answer draws on, has since been deleted." in page.inner_text("#answer")
     assert ask(page, FERRY_QUESTION) == "abstained"
     assert page.locator(f'#passages .passage-card[data-article="{article_id}"]').count() == 0
     assert page.inner_text("#view-ask").count("do not answer") == 1
