@@ -25,12 +25,14 @@ def reasons(failures: list[LoadFailure]) -> dict[str, str]:
 # --- plain text -------------------------------------------------------------
 
 
-def test_txt_date_captions_byline_and_stem_title():
+def test_txt_date_captions_byline_and_first_sentence_title():
     article = one(FIXTURES / "harbour-robot-pilot.txt")
     assert article.published_at == "2024-03-04T14:05:00"
-    assert article.title == "Harbour robot pilot"
+    # No headline: the first sentence, cut to 100 characters at a word, is the title; the file names the source.
+    assert article.title == ("BUSAN — The port authority began testing an underwater inspection robot on Monday, "
+                             "hoping to cut…")
     assert article.authors == ("Mina Cho",)
-    assert article.source == "local"
+    assert article.source == "harbour-robot-pilot.txt"
     assert article.url is None
     assert article.captions == (
         "Technicians lower an inspection robot into the water beside the container pier"
@@ -43,6 +45,25 @@ def test_txt_date_captions_byline_and_stem_title():
     assert paragraphs[-1].startswith("Local fishing cooperatives")
     for unwanted in ("Technicians lower", "sonar image", "BY MINA", "protected", "\u00a0", " \n"):
         assert unwanted not in article.body
+
+
+@pytest.mark.parametrize("name, data", [
+    ("korea-blackrock-ai-mou.txt", b"Published: 2025-09-23\n\nKorea and BlackRock signed an AI memorandum on "
+                                   b"Monday. The deal covers data centres.\n\nMore talks follow in October.\n"),
+    ("korea-blackrock-ai-mou.md", b"Korea and BlackRock signed an AI memorandum on Monday. The deal covers data "
+                                  b"centres.\n\nMore talks follow in October.\n"),
+    ("korea-blackrock-ai-mou.html", b"<html><body><article><p>Korea and BlackRock signed an AI memorandum on "
+                                    b"Monday. The deal covers data centres.</p><p>More talks follow in October."
+                                    b"</p></article></body></html>"),
+])
+def test_an_untitled_file_is_titled_by_its_first_sentence_and_sourced_by_its_name(name, data):
+    (article,) = load_bytes(name, data)
+    assert article.title == "Korea and BlackRock signed an AI memorandum on Monday."
+    assert article.source == name
+    assert article.body.startswith(article.title)
+    # A source given at ingest still wins, and a headline keeps the default source.
+    assert load_bytes(name, data, source="Newsdesk")[0].source == "Newsdesk"
+    assert load_bytes("ferry.txt", b"Ferry adds a winter timetable\n\nThe ferry runs twice more.\n")[0].source == "local"
 
 
 def test_txt_headline_iso_date_and_two_authors():
@@ -248,7 +269,8 @@ def test_directory_walk_mixes_good_and_bad_files(tmp_path):
     result = load_paths([tmp_path, tmp_path / "missing.md"])
 
     # Depth first, by name: nested/b.md comes before nested/deeper/c.json.
-    assert [a.title for a in result.articles] == ["A good", "Nested note", "Deep"]
+    assert [a.title for a in result.articles] == [
+        "Short body of a local story, written for the test.", "Nested note", "Deep"]
     assert reasons(result.failures) == {
         "empty.txt": "empty file",
         "broken.json": "invalid JSON at line 1, column 15: Expecting property name enclosed in double quotes",

@@ -13,7 +13,10 @@ Every file must be UTF-8 (a BOM is allowed) and at most ``max_file_bytes``
 
 Source rule: the ``source`` argument, when given, overrides everything; else
 the source named by the file (front matter or record field ``source``); else
-the host of the article's URL without "www."; else ``"local"``.
+the host of the article's URL without "www."; else ``"local"``, or for an
+article without a headline (title, heading or front matter), the file's base
+name: such an article is titled by its first sentence, and the file name
+still tells where it came from.
 
 Bad input never stops a batch: ``load_paths`` and ``load_upload`` return every
 problem as a ``LoadFailure`` (file name, or ``file.jsonl:LINE`` /

@@ -70,14 +70,18 @@ def host_of(url: str | None) -> str | None:
     return host.removeprefix("www.") if host else None
 
 
-def default_source(source: str | None, url: str | None) -> str:
-    return source or host_of(url) or DEFAULT_SOURCE
+def default_source(source: str | None, url: str | None, fallback: str = DEFAULT_SOURCE) -> str:
+    return source or host_of(url) or fallback
 
 
-def title_from_name(name: str) -> str:
-    """"korea-blackrock-ai-mou.txt" -> "Korea blackrock ai mou"."""
-    words = re.sub(r"[-_\s]+", " ", PurePath(name).stem).strip()
-    return words[:1].upper() + words[1:]
+def unnamed_source(name: str, titled: bool) -> str:
+    """The source of a file's article that names none (nor has a URL): ``"local"``, or
+    for an article without a headline the file's base name ("notes/call.txt" -> "call.txt").
+
+    Such an article is titled by its first sentence, so its file's name, the only
+    thing that told these files apart before, stays visible as its source.
+    """
+    return DEFAULT_SOURCE if titled else PurePath(name).name
 
 
 def first_sentence(text: str, limit: int = 100) -> str:
@@ -86,7 +90,11 @@ def first_sentence(text: str, limit: int = 100) -> str:
     # At least 20 characters, so "U.S." alone is not taken for a sentence.
     match = re.match(r".{20,}?[.!?](?=\s|$)", flat)
     sentence = match.group(0) if match else flat
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+    if len(sentence) <= limit:
+        return sentence
+    # Cut at a word boundary: a title ending in half a word reads as a typo.
+    cut = sentence[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:—-") + "…"
 
 
 def split_names(names: str) -> list[str]:

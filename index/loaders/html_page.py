@@ -9,7 +9,7 @@ import trafilatura
 
 from index.article import Article
 
-from .common import LoaderError, default_source, parse_date, split_names, title_from_name
+from .common import LoaderError, default_source, first_sentence, parse_date, split_names, unnamed_source
 
 
 def parse_html(text: str, name: str) -> Article:
@@ -17,9 +17,9 @@ def parse_html(text: str, name: str) -> Article:
         text, with_metadata=True, include_comments=False, include_tables=True
     )
     lines = [line.strip() for line in (document.text or "").splitlines()] if document else []
-    title = (document.title if document else None) or title_from_name(name)
+    title = document.title if document else None
     # The page's own <h1> usually repeats the title as the first text line.
-    if lines and lines[0] == title:
+    if lines and title and lines[0] == title:
         lines.pop(0)
     # trafilatura puts one paragraph per line; blank-line separation matches the other loaders.
     body = "\n\n".join(line for line in lines if line)
@@ -27,10 +27,10 @@ def parse_html(text: str, name: str) -> Article:
         raise LoaderError("no article text found in HTML")
     url = document.url or None
     return Article.create(
-        title=title,
+        title=title or first_sentence(body),
         body=body,
         url=url,
-        source=default_source(None, url),
+        source=default_source(None, url, unnamed_source(name, bool(title))),
         published_at=parse_date(document.date) if document.date else None,
         # trafilatura joins several authors with "; ".
         authors=split_names(document.author or ""),

@@ -10,7 +10,7 @@ import re
 
 from index.article import Article
 
-from .common import LoaderError, default_source, parse_date, split_names, title_from_name
+from .common import LoaderError, default_source, first_sentence, parse_date, split_names, unnamed_source
 
 _DATE_KEYS = ("published_at", "published", "date")
 _HEADING = re.compile(r"(?P<marks>#{1,6})\s+(?P<text>.*?)(?:\s+#+)?\s*")
@@ -104,7 +104,7 @@ def _first_h1(body: str) -> tuple[str | None, str]:
 def parse_markdown(text: str, name: str) -> Article:
     meta, rest = split_front_matter(text)
     heading, without_heading = _first_h1(rest)
-    title = meta.get("title") or heading or title_from_name(name)
+    title = meta.get("title") or heading
     if heading is not None and heading == title:
         rest = without_heading
     body = markdown_to_text(rest)
@@ -117,10 +117,10 @@ def parse_markdown(text: str, name: str) -> Article:
         raise LoaderError(f"unrecognised date in front matter: {raw_date!r}")
     url = meta.get("url") or None
     return Article.create(
-        title=title,
+        title=title or first_sentence(body),
         body=body,
         url=url,
-        source=default_source(meta.get("source"), url),
+        source=default_source(meta.get("source"), url, unnamed_source(name, bool(title))),
         published_at=published_at,
         authors=split_names((meta.get("authors") or meta.get("author") or "").strip("[]")),
         captions=(),

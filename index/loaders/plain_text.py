@@ -11,7 +11,7 @@ import re
 
 from index.article import Article
 
-from .common import DEFAULT_SOURCE, LoaderError, parse_date, split_names, title_from_name
+from .common import LoaderError, first_sentence, parse_date, split_names, unnamed_source
 
 _PUBLISHED = re.compile(r"published:\s*(?P<date>.+)", re.IGNORECASE)
 _CAPTION_CREDIT = re.compile(r"\[[A-Z0-9][A-Z0-9 .,&/'-]*\]$")
@@ -83,9 +83,7 @@ def _take_published(lines: list[str]) -> tuple[str | None, list[str]]:
 def parse_plain_text(text: str, name: str) -> Article:
     published_at, lines = _take_published(text.splitlines())
     blocks = paragraphs(lines)
-    title = title_from_name(name)
-    if len(blocks) > 1 and _is_headline(blocks[0]):
-        title = blocks.pop(0)
+    headline = blocks.pop(0) if len(blocks) > 1 and _is_headline(blocks[0]) else None
 
     authors: list[str] = []
     for index in reversed(range(max(0, len(blocks) - _BYLINE_SEARCH_DEPTH), len(blocks))):
@@ -100,9 +98,9 @@ def parse_plain_text(text: str, name: str) -> Article:
     if not body:
         raise LoaderError("no article text found (only headline, captions or byline)")
     return Article.create(
-        title=title,
+        title=headline or first_sentence(body),
         body=body,
-        source=DEFAULT_SOURCE,
+        source=unnamed_source(name, bool(headline)),
         published_at=published_at,
         authors=authors,
         captions=captions,

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from qa_service.api import routes_articles, routes_ask, routes_health, routes_openai, routes_page
+from qa_service.api import routes_articles, routes_ask, routes_health, routes_openai, routes_page, routes_sources
 from qa_service.api.auth import ApiKeyGuard, is_public, public_paths
 from qa_service.api.body_limit import BodyLimit
 from qa_service.api.deps import Runtime
@@ -71,7 +71,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (routes_ask, routes_articles, routes_openai, routes_health, routes_page):
+    for module in (routes_ask, routes_articles, routes_sources, routes_openai, routes_health, routes_page):
         app.include_router(module.router)
     app.mount("/static", routes_page.static_files(), name="static")
     return app

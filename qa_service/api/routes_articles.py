@@ -12,7 +12,7 @@ URL is stored without it and listed under ``warnings`` (see ``intake``).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,10 +24,11 @@ from index.article import Article
 from index.loaders import LoadFailure, LoaderError, LoadResult, load_upload
 from index.loaders.json_records import article_from_record
 from index.pipeline import IngestReport
+from index.store import ChromaStore
 from qa_service.api.deps import Runtime, is_json, runtime
 from qa_service.api.errors import ApiError, invalid_json
 from qa_service.api.schemas import (
-    ArticleDetail, ArticleIn, ArticleList, DeleteResponse, Failure, IngestResponse, error_responses,
+    ArticleDetail, ArticleIn, ArticleList, DeleteResponse, Failure, IngestResponse, Text, error_responses,
 )
 from qa_service.intake import admit
 
@@ -168,11 +169,34 @@ async def _uploaded_articles(request: Request, rt: Runtime, source: str | None,
 
 @router.get("", response_model=ArticleList, responses=error_responses(422, 503))
 def list_articles(rt: Runtime = Depends(runtime), offset: int = Query(0, ge=0, le=_MAX_OFFSET),
-                  limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
-    """Indexed articles without their bodies, a page at a time."""
+                  limit: int = Query(50, ge=1, le=1000),
+                  q: Text | None = Query(None, max_length=200,
+                                         description="only articles whose title contains this text (any case)"),
+                  sort: Literal["stored", "newest"] = Query(
+                      "stored", description="`stored`: index order; `newest`: by publication date, undated last"),
+                  ) -> dict[str, Any]:
+    """Indexed articles without their bodies, a page at a time.
+
+    A title search or the `newest` order reads every article record (no body)
+    and pages the result; the index can neither search titles nor sort.
+    """
     store = rt.services.store
-    return {"total": store.count_articles(), "offset": offset, "limit": limit,
-            "articles": store.list_articles(offset, limit)}
+    if not q and sort == "stored":
+        return {"total": store.count_articles(), "offset": offset, "limit": limit,
+                "articles": store.list_articles(offset, limit)}
+    records = all_articles(store)
+    if q:
+        needle = q.casefold()
+        records = [r for r in records if needle in r["title"].casefold()]
+    if sort == "newest":
+        records.sort(key=lambda r: r["title"].casefold())
+        records.sort(key=lambda r: r["published_at"] or "", reverse=True)  # stable: same day by title
+    return {"total": len(records), "offset": offset, "limit": limit, "articles": records[offset:offset + limit]}
+
+
+def all_articles(store: ChromaStore) -> list[dict[str, Any]]:
+    """Every article record, without bodies."""
+    return store.list_articles(0, max(store.count_articles(), 1))
 
 
 @router.get("/{article_id}", response_model=ArticleDetail, responses=error_responses(404, 422, 503))

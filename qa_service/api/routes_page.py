@@ -1,12 +1,19 @@
-"""GET / (the web page), its files under /static, and /favicon.ico."""
+"""GET / (the web page), its files under /static, and /favicon.ico.
+
+The page is index.html with the server's question length limit written into
+the question box (``maxlength``), so the browser stops at the limit instead
+of the server refusing the question after it was typed.
+"""
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 WEB_DIR = Path(str(resources.files("qa_service").joinpath("web")))
 
@@ -23,8 +30,12 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-def page() -> FileResponse:
-    return FileResponse(WEB_DIR / "index.html", headers=_PAGE_HEADERS)
+def page(request: Request) -> Response:
+    if request.method == "HEAD":
+        return Response(media_type="text/html", headers=_PAGE_HEADERS)
+    limit = request.app.state.settings.max_question_chars
+    html = (WEB_DIR / "index.html").read_text(encoding="utf-8").replace("{{max_question_chars}}", str(limit))
+    return HTMLResponse(html, headers=_PAGE_HEADERS)
 
 
 @router.get("/favicon.ico")
@@ -33,5 +44,16 @@ def favicon() -> FileResponse:
     return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
+class _PageFiles(StaticFiles):
+    """The page's scripts, styles and icon. Not index.html: served from here it would
+    come without its security headers (a page that may be framed, with no CSP) and
+    without the question limit."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path == "index.html":
+            raise HTTPException(404)
+        return await super().get_response(path, scope)
+
+
 def static_files() -> StaticFiles:
-    return StaticFiles(directory=WEB_DIR)
+    return _PageFiles(directory=WEB_DIR)

@@ -157,6 +157,15 @@ class DeleteResponse(BaseModel):
     deleted: str
 
 
+class SourceCount(BaseModel):
+    name: str
+    articles: int
+
+
+class SourceList(BaseModel):
+    sources: list[SourceCount] = Field(description="every source of the indexed articles, by name")
+
+
 class ChatMessage(BaseModel):
     """A chat message; content may be a string or a list of OpenAI content parts."""
 
