@@ -92,11 +92,7 @@ class CitationChecker:
         def passes(group: list[int]) -> bool:
             sources = SourceTerms(evidence[j].text for j in group)
             context = SourceTerms(evidence[j].passage.text for j in group)
-            # One answering sentence states the predicate by the evidence rule
-            # (which may accept a retelling); two together must state its words.
-            asked = ((len(group) == 1 and evidence[group[0]].answers)
-                     or (predicate_coverage(q, sources) >= need and all(sources.has(t) for t in q.required)))
-            return (asked
+            return (predicate_coverage(q, sources) >= need and all(sources.has(t) for t in q.required)
                     and states(text, sources, question, context, acronyms)
                     and not (q.kind in ("who", "entity") and any(drops_partner(text, evidence[j].text) for j in group)))
 

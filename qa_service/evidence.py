@@ -23,12 +23,6 @@ from qa_service.support import SourceTerms
 # what it is about may be anywhere in the story's retrieved passages).
 _PREDICATE_WEIGHT = 0.5
 _TOPIC_WEIGHT = 0.25
-# A long question's answer may retell it: a share of its predicate words
-# and closeness in meaning (cosine + half that share) together. Set on
-# RealTimeQA weeks 2025-01-17 and 01-24, which are not the reported weeks.
-_SHORT_PREDICATE = 3
-_PARAPHRASE_MIN_PREDICATE = 0.25
-_PARAPHRASE_SCORE = 0.8
 
 
 def sentences_of(text: str, offset: int) -> list[PassageSentence]:
@@ -61,22 +55,6 @@ def required_predicate(q: QuestionProfile) -> float:
     one ("signed", "attended the meeting"), half of a long quiz-style one."""
     n = len(q.predicate)
     return 1.0 if n <= 2 else max(0.5, 2 / n)
-
-
-def states_predicate(q: QuestionProfile, predicate: float, similarity: float) -> bool:
-    """Does a sentence state what the question asks about its topic?
-
-    Enough of the predicate's words (``required_predicate``), or, for a long
-    question, some of them in a sentence close to it in meaning: quiz-style
-    questions retell a story in other words ("running low" for "shortage"),
-    so a word count alone rejects the sentence that answers. Short questions
-    ("Who signed the MOU?") keep the word rule: there, closeness in meaning
-    is what lets a sentence about another act pass.
-    """
-    if predicate >= required_predicate(q):
-        return True
-    return (len(q.predicate) > _SHORT_PREDICATE and predicate >= _PARAPHRASE_MIN_PREDICATE
-            and similarity + _PREDICATE_WEIGHT * predicate >= _PARAPHRASE_SCORE)
 
 
 def _is_question(sentence: str) -> bool:
@@ -114,7 +92,7 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
             similarity = float(vector @ query_vector)
             terms = SourceTerms([sentence.text])
             predicate = predicate_coverage(q, terms)
-            answers = (states_predicate(q, predicate, similarity) and all(terms.has(t) for t in q.required)
+            answers = (predicate >= need and all(terms.has(t) for t in q.required)
                        and context >= required_topic(q) and adds_answer(q, sentence.text)
                        and not _is_question(sentence.text))
             score = similarity + _PREDICATE_WEIGHT * predicate + _TOPIC_WEIGHT * context

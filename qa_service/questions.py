@@ -138,9 +138,8 @@ def adds_answer(q: QuestionProfile, sentence: str) -> bool:
         return bool(new_numbers or ({stem(w) for w in tokens} & _TIME_WORDS))
     if q.kind == "where":
         return bool(_PLACE.search(sentence))
-    if q.kind == "who" or (q.kind == "entity" and new_names):
+    if q.kind in ("who", "entity"):
         return bool(new_names)
-    # "Which food item", "which art form": the answer may be a common noun ("eggs").
     new_words = content_words(sentence) - {t.lower() for t in q.terms} - q.predicate
     return len(new_words) >= 3
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa_service.citations import CitationChecker
-from qa_service.evidence import rank_evidence, required_predicate, sentences_of
+from qa_service.evidence import rank_evidence, sentences_of
 from qa_service.models import Passage
 from qa_service.questions import adds_answer, is_open_statement, profile
 
@@ -88,34 +88,9 @@ def test_evidence_ranks_the_sentence_that_states_the_predicate_first(checker, em
     assert answering[0] == SIGNED and WELCOMED not in answering
 
 
-# A quiz-style question retells its story in other words.
-QUIZ = "Which coffee chain is ending a policy that lets anyone use its restrooms without buying something?"
-RETOLD = "Harlow Coffee, the cafe chain, will stop letting non-customers use its restrooms from Monday."
-ASIDE = "Restrooms in city parks stay open until nine, the parks department said."
-
-
-def test_a_sentence_close_in_meaning_answers_a_long_question_that_it_retells(checker, embedder):
-    passages = [_passage(1, ASIDE, RETOLD, article="cafe")]
-    q = profile(QUIZ)
-    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(QUIZ))
-    assert [e.text for e in ranked if e.answers] == [RETOLD]
-    # It states fewer of the question's words than a short question would need.
-    assert ranked[0].predicate < required_predicate(q)
-    # The checker agrees with the evidence rule: the retelling sentence supports its own claim.
-    assert _check(checker, embedder, QUIZ, f"{RETOLD} [1]", *passages).supported
-
-
-def test_short_questions_keep_the_word_rule(checker, embedder):
-    # "Signed" is not stated: closeness in meaning does not let a sentence about welcoming pass.
-    q = profile("Who signed the MOU?")
-    passages = [_passage(1, WELCOMED)]
-    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
-    assert not any(e.answers for e in ranked)
-
-
 def test_a_question_in_the_text_never_answers(checker, embedder):
     question = "How many jobs will Corvane Motors cut at its Ellery plant?"
-    asked = "How many jobs will Corvane Motors cut at its Ellery plant this year?"
+    asked = "How many of its 4,000 jobs will Corvane Motors cut at its Ellery plant?"
     passages = [_passage(1, asked, article="plant")]
     ranked = rank_evidence(profile(question), passages, checker.sentence_vectors(passages),
                            embedder.embed_query(question))
