@@ -55,6 +55,11 @@ EVIDENCE_OVERLAP = 0.5
 OUTCOMES = ("not_retrieved", "retrieved_abstained", "retrieved_wrong", "right", "failed")
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+# Wire style writes "Jan. 19" where a quiz's gold answer says "January 19": the
+# same date. Only before a day number, so "Jan" the name or "dec" stay as they are.
+_MONTHS = {short: full for full in ("january february march april june july august september october "
+                                    "november december").split() for short in (full[:3], full[:4])}
+_MONTH_BEFORE_DAY = re.compile(rf"\b({'|'.join(sorted(_MONTHS, key=len, reverse=True))})(?= \d{{1,2}}\b)")
 _CITATION_MARK = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
@@ -64,8 +69,10 @@ def _is_punctuation(ch: str) -> bool:
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lower-case, drop punctuation and articles, collapse spaces."""
+    """SQuAD normalisation: lower-case, drop punctuation and articles, collapse spaces;
+    plus one news-copy rule: an abbreviated month before a day is spelled out."""
     text = "".join(ch for ch in text.lower() if not _is_punctuation(ch))
+    text = _MONTH_BEFORE_DAY.sub(lambda m: _MONTHS[m.group(1)], text)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 

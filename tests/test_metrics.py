@@ -58,6 +58,13 @@ def test_normalize_answer_squad_rules():
     assert normalize_answer("") == ""
 
 
+def test_abbreviated_month_before_a_day_is_the_same_date():
+    assert answer_recall("The ban takes effect as soon as Jan. 19 [1].", ["January 19"]) == 1.0
+    assert answer_recall("It opened on Sept. 24, 2025.", ["September 24, 2025"]) == 1.0
+    assert normalize_answer("Jan Smith met Dec. officials") == "jan smith met dec officials"
+    assert answer_recall("The ban takes effect on Jan. 20.", ["January 19"]) == 0.0
+
+
 def test_strip_citations():
     assert strip_citations("Lee met Fink [1][2]. He left [3, 4].") == "Lee met Fink. He left."
 
