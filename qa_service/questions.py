@@ -157,8 +157,14 @@ def _has_quantity(sentence: str, asked: set[str]) -> bool:
     return bool(figures) or any(w.lower() in _NUMBER_WORDS for w in words(undated))
 
 
+# "SEOUL — ", "OROVILLE, Calif. – ": where the story was filed, not what it says.
+_DATELINE = re.compile(r"^\s*[A-Z][A-Z.'’ -]*[A-Z.](?:,\s*[A-Z][A-Za-z.]*)?\s*[—–―-]{1,2}\s+")
+
+
 def names_in(text: str) -> set[str]:
-    """Stems of the names a text mentions (capitalised words, days and months left out)."""
+    """Stems of the names a text mentions (capitalised words; a leading dateline, days
+    and months left out: a lede's "SEOUL —" is not someone the story names)."""
+    text = _DATELINE.sub("", text, count=1)
     return {stem(w).lower() for i, w in enumerate(words(text)) if is_name(w, i)} - _TIME_WORDS
 
 
@@ -202,6 +208,10 @@ def topic_coverage(q: QuestionProfile, source: SourceTerms) -> float:
 
 def _stated(entity: tuple[str, ...], source: SourceTerms) -> bool:
     figures = [t for t in entity if any(c.isdigit() for c in t) and not _YEAR.fullmatch(t)]
+    month = next((_MONTH_OF_STEM[t.lower()] for t in entity if t.lower() in _MONTH_OF_STEM), None)
+    if month is not None and len(figures) == 1 and figures[0].isdigit():
+        # "Nov. 27" is stated by a story that says that day, not by one that has a 27 somewhere.
+        return (month, int(figures[0])) in _dates(source.text)
     if figures:
         return all(source.has(t) for t in figures)
     # An acronym beside a name is a common qualifier ("Haenam AI"): the name decides.
@@ -210,3 +220,14 @@ def _stated(entity: tuple[str, ...], source: SourceTerms) -> bool:
 
 
 _YEAR = re.compile(r"(19|20)\d\d")
+_MONTH_NAMES = _MONTHS.split()[:12]
+_MONTH_FORMS = {n: {full, full[:3]} | ({"sept"} if n == 9 else set()) for n, full in enumerate(_MONTH_NAMES, 1)}
+# Stems of month names and their news abbreviations ("Sept.", "Nov."), by month number.
+_MONTH_OF_STEM = {stem(form): n for n, forms in _MONTH_FORMS.items() for form in forms}
+_MONTH_DAY = re.compile(rf"\b({'|'.join(sorted(set().union(*_MONTH_FORMS.values()), key=len, reverse=True))})"
+                        r"\.?\s+(\d{1,2})\b", re.I)
+
+
+def _dates(text: str) -> set[tuple[int, int]]:
+    """The (month, day) pairs a text states: "Nov. 27", "November 27"."""
+    return {(_MONTH_OF_STEM[stem(m.group(1))], int(m.group(2))) for m in _MONTH_DAY.finditer(text)}

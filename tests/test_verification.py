@@ -110,3 +110,19 @@ def test_where_was_born_hinges_on_born():
     assert profile("When was the harbour treaty signed?").required == {"sign"}
     # Not a passive: the closing noun is not a word the answer must repeat.
     assert profile("When is the Ostmark council's next vote after its June meeting?").required == frozenset()
+
+
+def test_a_date_in_the_question_is_stated_only_by_that_month_and_day():
+    from qa_service.questions import topic_coverage
+    from qa_service.support import SourceTerms
+
+    q = profile("What did the central bank decide at its Nov. 27 rate meeting?")
+    other_day = SourceTerms(["The central bank held its rate on Thursday, Oct. 23, as 27 economists expected."])
+    that_day = SourceTerms(["On November 27 the central bank cut its rate."])
+    assert topic_coverage(q, other_day) < topic_coverage(q, that_day) == 1.0
+
+
+def test_a_dateline_is_not_a_name_the_answer_gives():
+    q = profile("Which company will build the power line?")
+    assert not adds_answer(q, "SEJONG — The government on Wednesday approved a plan for the power line.")
+    assert adds_answer(q, "SEJONG — Korea Electric Power will build the power line, the ministry said.")
