@@ -164,7 +164,8 @@ _DATELINE = re.compile(r"^\s*[A-Z][A-Z.'’ -]*[A-Z.](?:,\s*[A-Z][A-Za-z.]*)?\s*
 def names_in(text: str) -> set[str]:
     """Stems of the names a text mentions (capitalised words; a leading dateline, days
     and months left out: a lede's "SEOUL —" is not someone the story names)."""
-    text = _DATELINE.sub("", text, count=1)
+    # The placeholder keeps the word after the dateline where it was: not sentence-initial.
+    text = _DATELINE.sub("x ", text, count=1)
     return {stem(w).lower() for i, w in enumerate(words(text)) if is_name(w, i)} - _TIME_WORDS
 
 
