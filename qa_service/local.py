@@ -100,8 +100,7 @@ class LocalService:
                            articles=store.list_articles(offset, limit))
 
     def article(self, article_id: str) -> ArticleDetail | None:
-        record = self._records and self._records.article_record(article_id, with_body=True)
-        return ArticleDetail(**record) if record else None
+        return ArticleDetail.of(self._records and self._records.article_with_body(article_id))
 
     def delete(self, article_id: str) -> bool:
         return bool(self._records and self._records.delete_article(article_id))
