@@ -47,7 +47,11 @@ from index.article import Article
 SCHEMA_VERSION = 1
 
 
-class CatalogVersionError(RuntimeError):
+class IncompatibleIndex(RuntimeError):
+    """The index cannot be used as configured; the message says why and what to do."""
+
+
+class CatalogVersionError(IncompatibleIndex):
     """The catalog was written by a newer qa-service (an unknown schema version)."""
 
 
@@ -74,8 +78,7 @@ class ArticleRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "ArticleRecord":
-        values = json.loads(text)
-        return cls(**{**values, "authors": tuple(values["authors"]), "captions": tuple(values["captions"])})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()})
 
 
 @dataclass(frozen=True)

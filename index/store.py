@@ -6,11 +6,12 @@ the write generation live in an ``index.catalog.ArticleCatalog`` beside them.
 
 Chroma and the catalog are two stores, not one transaction, so the order of
 writes carries consistency: an article's chunks and sentences are written
-first and its record last, so a record only exists for a fully written
-article, and a delete removes chunks first and the record last. A killed
-ingest leaves at worst chunks without a record; the re-run finds no record
-(or the old version's, with its chunk count), so it writes the article again,
-overwriting those chunks by id and deleting the old version's surplus ones.
+first and its record last, so a record is only written for a fully written
+article. A killed ingest leaves at worst chunks without a record; the re-run
+finds no record (or the old version's, with its chunk count), so it writes
+the article again, overwriting those chunks by id and deleting the old
+version's surplus ones. A delete removes the record last too: one cut short
+still lists the article, and deleting again finishes it.
 
 An index of the first layout, with records in a ``NAME__articles``
 collection (one-dimensional placeholder vectors and a generation
@@ -28,7 +29,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from index.article import Article, Chunk, chunk_id
-from index.catalog import ArticleRecord, CatalogEntry, open_catalog
+from index.catalog import ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
 from index.sentences import sentence_spans
 
 _PAGE = 5000
@@ -36,7 +37,7 @@ _PAGE = 5000
 _MIGRATION_PAGE = 256
 
 
-class EmbeddingModelMismatch(RuntimeError):
+class EmbeddingModelMismatch(IncompatibleIndex):
     """The index was built with another embedding model than the one configured."""
 
 
