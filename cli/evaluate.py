@@ -34,8 +34,8 @@ from evals.report import (
     write_report,
 )
 from evals.runner import articles_sha256, evaluate, model_ids, run_record, temporary_services
+from index.catalog import IncompatibleIndex
 from index.loaders import load_paths
-from index.store import EmbeddingModelMismatch
 from qa_service.services import Services
 from qa_service.settings import Settings
 
@@ -129,7 +129,7 @@ def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[tuple[Ser
     if not corpus:
         try:
             services = Services.build(settings)
-        except EmbeddingModelMismatch as err:
+        except IncompatibleIndex as err:
             raise UsageError(str(err)) from None
         if services.store.count_chunks() == 0:
             raise UsageError(f"the configured index in {settings.data_dir} is empty: pass --corpus PATH "

@@ -17,7 +17,7 @@ from evals.bench_corpus import Topic, passage, topics
 from evals.bench_stats import ratio, spread, timed
 from evals.runner import temporary_services
 from index.article import Article, Chunk
-from index.store import ChromaStore
+from index.store import ChromaStore, StoredChunk
 from qa_service.retrieval import _CANDIDATES_PER_PASSAGE
 from qa_service.services import Services
 from qa_service.settings import Settings
@@ -64,7 +64,7 @@ class SyntheticIndex:
                 self.store.chunks.add(
                     ids=[c.id for _, c, _ in batch], embeddings=np.stack([v for _, _, v in batch]),
                     documents=[c.text for _, c, _ in batch],
-                    metadatas=[ChromaStore._chunk_meta(a, c) for a, c, _ in batch],
+                    metadatas=[StoredChunk.of(a, c).chroma_metadata() for a, c, _ in batch],
                 )
             last = articles[-1]
             self.store.write_article(last[0][0], [c for _, c, _ in last], np.stack([v for _, _, v in last]))

@@ -103,19 +103,6 @@ class Article:
     def timestamp(self) -> int | None:
         return parse_timestamp(self.published_at)
 
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "url": self.url,
-            "source": self.source,
-            "published_at": self.published_at,
-            "authors": list(self.authors),
-            "captions": list(self.captions),
-            "content_hash": self.content_hash,
-            "body": self.body,
-        }
-
 
 @dataclass(frozen=True)
 class Chunk:
@@ -130,4 +117,8 @@ class Chunk:
 
     def __post_init__(self) -> None:
         if not self.id:
-            object.__setattr__(self, "id", f"{self.article_id}:{self.n}")
+            object.__setattr__(self, "id", chunk_id(self.article_id, self.n))
+
+
+def chunk_id(article_id: str, n: int) -> str:
+    return f"{article_id}:{n}"

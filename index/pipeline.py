@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from index.article import Article, Chunk
+from index.catalog import ArticleRecord
 from index.chunking import Chunker
 from index.embeddings import Embedder
 from index.loaders import LoadFailure
@@ -54,11 +55,13 @@ class Ingestor:
         for start in range(0, len(unique), _GROUP_ARTICLES):
             group = unique[start : start + _GROUP_ARTICLES]
             previous = self.store.article_records([a.id for a in group])
-            pending: list[tuple[Article, list[Chunk], dict | None]] = []
+            pending: list[tuple[Article, list[Chunk], ArticleRecord | None]] = []
             for article in group:
                 report.article_ids.append(article.id)
                 old = previous.get(article.id)
-                if old and old["content_hash"] == article.content_hash and _same_meta(old, article):
+                # Unchanged: this version would get the stored record; a metadata edit
+                # (title, date, ...) is a change even when the body is the same.
+                if old and old == ArticleRecord.of(article, old.chunks):
                     report.unchanged += 1
                     if on_article:
                         on_article(article)
@@ -82,7 +85,7 @@ class Ingestor:
         writes, offset = [], 0
         for article, chunks, old in pending:
             writes.append(ArticleWrite(article, chunks, chunk_vectors[offset : offset + len(chunks)],
-                                       old["chunks"] if old else 0, per_chunk[offset : offset + len(chunks)]))
+                                       old.chunks if old else 0, per_chunk[offset : offset + len(chunks)]))
             offset += len(chunks)
         self.store.write_articles(writes)
         for article, chunks, old in pending:
@@ -93,18 +96,6 @@ class Ingestor:
                 report.added += 1
             if on_article:
                 on_article(article)
-
-
-def _same_meta(record: dict, article: Article) -> bool:
-    """Metadata edits (title, date, ...) count as a change even when the body is the same."""
-    return (
-        record["title"] == article.title
-        and record["url"] == article.url
-        and record["source"] == article.source
-        and record["published_at"] == article.published_at
-        and record["authors"] == list(article.authors)
-        and record["captions"] == list(article.captions)
-    )
 
 
 def _dedupe(articles: Iterable[Article]) -> Sequence[Article]:

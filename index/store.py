@@ -1,37 +1,49 @@
-"""Chroma storage of chunks (with embeddings) and article records.
+"""Chroma storage of chunks and sentences (with embeddings); article records go to the catalog.
 
-Two collections per index: ``NAME`` holds chunks and their vectors;
-``NAME__articles`` holds one record per article (body and metadata), written
-*after* its chunks so a record only exists for a fully written article, plus a
-generation marker that changes on every write so other processes (API
-workers, the keyword index) can tell the index changed.
+Collections per index: ``NAME`` holds chunks and their vectors,
+``NAME__sentences`` the sentence vectors; article records (with bodies) and
+the write generation live in an ``index.catalog.ArticleCatalog`` beside them.
+
+Chroma and the catalog are two stores, not one transaction, so the order of
+writes carries consistency: an article's chunks and sentences are written
+first and its record last, so a record is only written for a fully written
+article. A killed ingest leaves at worst chunks without a record; the re-run
+finds no record (or the old version's, with its chunk count), so it writes
+the article again, overwriting those chunks by id and deleting the old
+version's surplus ones. A delete removes the record last too: one cut short
+still lists the article, and deleting again finishes it.
+
+An index of the first layout, with records in a ``NAME__articles``
+collection (one-dimensional placeholder vectors and a generation
+pseudo-record), is migrated when opened: its records are copied into the
+catalog, then that collection is dropped. A migration cut short is redone
+on the next open (the copy is an upsert; the old collection goes last).
 """
 from __future__ import annotations
 
+import itertools
 import json
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from index.article import Article, Chunk
+from index.article import Article, Chunk, chunk_id
+from index.catalog import ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
 from index.sentences import sentence_spans
 
-_GENERATION_ID = "__generation__"
-# Chroma requires a vector for every record; article records are looked up by
-# id or paged, never searched, so one constant dimension is enough.
-_NO_VECTOR = [1.0]
 _PAGE = 5000
+# Records of the first layout are copied a page at a time, with their chunks' vectors.
+_MIGRATION_PAGE = 256
 
 
-class EmbeddingModelMismatch(RuntimeError):
+class EmbeddingModelMismatch(IncompatibleIndex):
     """The index was built with another embedding model than the one configured."""
 
 
 @dataclass(frozen=True)
 class StoredChunk:
-    """A chunk as read back from Chroma, with the article fields retrieval needs."""
+    """A chunk with the article fields retrieval needs; all but ``id`` and ``text`` are its Chroma metadata."""
 
     id: str
     article_id: str
@@ -46,13 +58,24 @@ class StoredChunk:
     published_ts: int | None
 
     @classmethod
+    def of(cls, article: Article, chunk: Chunk) -> "StoredChunk":
+        """The chunk's own fields from ``chunk``, the others from its article."""
+        own = {f.name for f in fields(Chunk)}
+        return cls(published_ts=article.timestamp, **{
+            f.name: getattr(chunk if f.name in own else article, f.name)
+            for f in fields(cls) if f.name != "published_ts"
+        })
+
+    def chroma_metadata(self) -> dict[str, Any]:
+        return _without_none({name: getattr(self, name) for name in _CHUNK_META})
+
+    @classmethod
     def from_chroma(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> "StoredChunk":
-        return cls(
-            id=chunk_id, article_id=meta["article_id"], n=int(meta["n"]), text=text,
-            start=int(meta["start"]), end=int(meta["end"]), title=meta.get("title", ""),
-            url=meta.get("url"), source=meta.get("source", ""),
-            published_at=meta.get("published_at"), published_ts=meta.get("published_ts"),
-        )
+        # Chroma drops None values, so a missing key reads as None.
+        return cls(id=chunk_id, text=text, **{name: meta.get(name) for name in _CHUNK_META})
+
+
+_CHUNK_META = [f.name for f in fields(StoredChunk) if f.name not in ("id", "text")]
 
 
 @dataclass(frozen=True)
@@ -82,13 +105,20 @@ def chunk_of_sentence(sentence_id_: str) -> str:
     return sentence_id_.rsplit("/", 1)[0]
 
 
-def _new_generation() -> dict[str, Any]:
-    return {"kind": "generation", "value": uuid.uuid4().hex}
-
-
 def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _chunk_ids(article_id: str, count: int) -> list[str]:
+    return [chunk_id(article_id, n) for n in range(count)]
+
+
+def _first_layout_record(article_id: str, meta: dict[str, Any]) -> ArticleRecord:
+    """A record of the first layout: the fields as metadata, lists as JSON, the chunk count as ``n_chunks``."""
+    values = {**meta, "id": article_id, "chunks": meta["n_chunks"],
+              "authors": tuple(json.loads(meta["authors"])), "captions": tuple(json.loads(meta["captions"]))}
+    return ArticleRecord(**{f.name: values.get(f.name) for f in fields(ArticleRecord)})
 
 
 def _without_none(meta: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +153,6 @@ class ChromaStore:
             configuration={"hnsw": {"space": "cosine", "ef_search": search_ef, "ef_construction": 200}},
         )
         self._check_model()
-        self.articles = client.get_or_create_collection(f"{name}__articles")
         # Sentence vectors, computed once at ingest: evidence ranking, sentence-level
         # retrieval and the checker read them instead of re-embedding per question.
         self.sentences = client.get_or_create_collection(
@@ -131,6 +160,8 @@ class ChromaStore:
             configuration={"hnsw": {"space": "cosine", "ef_search": search_ef, "ef_construction": 200}},
         )
         self._max_batch = min(client.get_max_batch_size(), 4096)
+        self.catalog = open_catalog(client, name)
+        self._migrate_first_layout(f"{name}__articles")
 
     def _check_model(self) -> None:
         meta = self.chunks.metadata or {}
@@ -142,54 +173,52 @@ class ChromaStore:
                 "use the same model or a new data directory / collection"
             )
 
+    def _migrate_first_layout(self, old_name: str) -> None:
+        """Copy the records of a ``NAME__articles`` collection into the catalog, then drop it."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            old = self.client.get_collection(old_name)
+        except NotFoundError:
+            return
+        for offset in itertools.count(0, _MIGRATION_PAGE):
+            got = old.get(where={"kind": "article"}, include=["metadatas", "documents"],
+                          offset=offset, limit=_MIGRATION_PAGE)
+            if not got["ids"]:
+                break
+            records = [_first_layout_record(i, m) for i, m in zip(got["ids"], got["metadatas"])]
+            self.catalog.put([CatalogEntry(r, body, self._mean(v))
+                              for r, body, v in zip(records, got["documents"], self._chunk_vectors(records))])
+        self.client.delete_collection(old_name)
+
     # -- articles ---------------------------------------------------------
-    def article_record(self, article_id: str, with_body: bool = False) -> dict[str, Any] | None:
-        include = ["metadatas", "documents"] if with_body else ["metadatas"]
-        got = self.articles.get(ids=[article_id], include=include)
-        if not got["ids"]:
-            return None
-        return self._record(got["ids"][0], got["metadatas"][0], got["documents"][0] if with_body else None)
+    def article_record(self, article_id: str) -> ArticleRecord | None:
+        return self.catalog.get_many([article_id]).get(article_id)
 
-    @staticmethod
-    def _record(article_id: str, meta: dict[str, Any], body: str | None) -> dict[str, Any]:
-        record = {
-            "id": article_id,
-            "title": meta.get("title", ""),
-            "url": meta.get("url"),
-            "source": meta.get("source", ""),
-            "published_at": meta.get("published_at"),
-            "authors": json.loads(meta.get("authors", "[]")),
-            "captions": json.loads(meta.get("captions", "[]")),
-            "content_hash": meta.get("content_hash"),
-            "chunks": int(meta.get("n_chunks", 0)),
-        }
-        if body is not None:
-            record["body"] = body
-        return record
+    def article_records(self, ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """Records of those articles that exist, by id (one round trip)."""
+        return self.catalog.get_many(ids)
 
-    def list_articles(self, offset: int = 0, limit: int = 50) -> list[dict[str, Any]]:
-        got = self.articles.get(
-            where={"kind": "article"}, include=["metadatas"], offset=offset, limit=limit
-        )
-        return [self._record(i, m, None) for i, m in zip(got["ids"], got["metadatas"])]
+    def article_with_body(self, article_id: str) -> tuple[ArticleRecord, str] | None:
+        return self.catalog.with_body(article_id)
+
+    def list_articles(self, offset: int = 0, limit: int = 50) -> list[ArticleRecord]:
+        return self.catalog.list(offset, limit)
 
     def count_articles(self) -> int:
-        return self.articles.count() - (1 if self.generation() else 0)
+        return self.catalog.count()
 
     def count_chunks(self) -> int:
         return self.chunks.count()
 
-    def article_records(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Records of those articles that exist, by id (one round trip)."""
-        if not ids:
-            return {}
-        got = self.articles.get(ids=list(ids), include=["metadatas"])
-        return {i: self._record(i, m, None) for i, m in zip(got["ids"], got["metadatas"])}
+    def generation(self) -> str:
+        """Changes with every write or delete from any process (see ``index.catalog``)."""
+        return self.catalog.generation()
 
     def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Replace every chunk of one article and then its record."""
         previous = self.article_record(article.id)
-        self.write_articles([ArticleWrite(article, chunks, vectors, previous["chunks"] if previous else 0)])
+        self.write_articles([ArticleWrite(article, chunks, vectors, previous.chunks if previous else 0)])
 
     def write_articles(self, writes: Sequence["ArticleWrite"]) -> None:
         """Replace the chunks of several articles, then write their records.
@@ -198,10 +227,9 @@ class ChromaStore:
         call has a fixed cost (about 30 ms here) whatever its size. Old chunks
         are deleted by id (their count is in the previous record) rather than
         by a metadata filter, which would scan the whole collection. Records
-        go last, so a killed ingest leaves at worst chunks that the re-run
-        overwrites (upsert) before writing the record.
+        go last (see the module docstring).
         """
-        stale = [f"{w.article.id}:{n}" for w in writes for n in range(w.previous_chunks)]
+        stale = [i for w in writes for i in _chunk_ids(w.article.id, w.previous_chunks)]
         for ids in _batches(stale, self._max_batch):
             self.chunks.delete(ids=ids)
         replaced = [w.article.id for w in writes if w.previous_chunks]
@@ -219,56 +247,37 @@ class ChromaStore:
                 metadatas=[_without_none({"article_id": a.id, "source": a.source, "published_ts": a.timestamp})
                            for a, _, _, _ in batch],
             )
-        rows = [(w.article, c, v) for w in writes for c, v in zip(w.chunks, w.vectors)]
+        rows = [(StoredChunk.of(w.article, c), v) for w in writes for c, v in zip(w.chunks, w.vectors)]
         for batch in _batches(rows, self._max_batch):
             self.chunks.upsert(
-                ids=[c.id for _, c, _ in batch],
-                embeddings=[v.tolist() for _, _, v in batch],
-                documents=[c.text for _, c, _ in batch],
-                metadatas=[self._chunk_meta(a, c) for a, c, _ in batch],
+                ids=[c.id for c, _ in batch], embeddings=[v.tolist() for _, v in batch],
+                documents=[c.text for c, _ in batch], metadatas=[c.chroma_metadata() for c, _ in batch],
             )
-        self.articles.upsert(
-            ids=[w.article.id for w in writes] + [_GENERATION_ID],
-            embeddings=[_NO_VECTOR] * (len(writes) + 1),
-            documents=[w.article.body for w in writes] + [""],
-            metadatas=[self._article_meta(w.article, len(w.chunks)) for w in writes] + [_new_generation()],
-        )
+        self.catalog.put([
+            CatalogEntry(ArticleRecord.of(w.article, len(w.chunks)), w.article.body, self._mean(w.vectors))
+            for w in writes
+        ])
 
-    @staticmethod
-    def _article_meta(article: Article, n_chunks: int) -> dict[str, Any]:
-        return _without_none({
-            "kind": "article", "title": article.title, "url": article.url,
-            "source": article.source, "published_at": article.published_at,
-            "published_ts": article.timestamp, "authors": json.dumps(list(article.authors)),
-            "captions": json.dumps(list(article.captions)),
-            "content_hash": article.content_hash, "n_chunks": n_chunks,
-        })
+    def _chunk_vectors(self, records: Sequence[ArticleRecord]) -> list[np.ndarray]:
+        """The stored chunk vectors of each article, in order."""
+        found: dict[str, Any] = {}
+        for ids in _batches([i for r in records for i in _chunk_ids(r.id, r.chunks)], self._max_batch):
+            got = self.chunks.get(ids=list(ids), include=["embeddings"])
+            found.update(zip(got["ids"], got["embeddings"]))
+        return [np.array([found[i] for i in _chunk_ids(r.id, r.chunks) if i in found]) for r in records]
 
-    @staticmethod
-    def _chunk_meta(article: Article, chunk: Chunk) -> dict[str, Any]:
-        return _without_none({
-            "article_id": article.id, "n": chunk.n, "start": chunk.start, "end": chunk.end,
-            "title": article.title, "url": article.url, "source": article.source,
-            "published_at": article.published_at, "published_ts": article.timestamp,
-        })
+    def _mean(self, vectors: np.ndarray) -> np.ndarray:
+        """An article's embedding: the normalised mean of its chunk vectors (zero without chunks)."""
+        if len(vectors) == 0:
+            return np.zeros(self.dim, dtype=np.float32)
+        mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+        return mean / (np.linalg.norm(mean) or 1.0)
 
     def delete_article(self, article_id: str) -> bool:
         """Remove the article and all its chunks; False when it was not there."""
-        existed = self.article_record(article_id) is not None
         self.chunks.delete(where={"article_id": article_id})
         self.sentences.delete(where={"article_id": article_id})
-        if existed:
-            self.articles.delete(ids=[article_id])
-            self._bump_generation()
-        return existed
-
-    # -- generation marker --------------------------------------------------
-    def generation(self) -> str | None:
-        got = self.articles.get(ids=[_GENERATION_ID], include=["metadatas"])
-        return got["metadatas"][0]["value"] if got["ids"] else None
-
-    def _bump_generation(self) -> None:
-        self.articles.upsert(ids=[_GENERATION_ID], embeddings=[_NO_VECTOR], metadatas=[_new_generation()])
+        return self.catalog.delete(article_id)
 
     # -- chunks -----------------------------------------------------------
     def nearest(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:

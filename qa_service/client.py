@@ -8,6 +8,7 @@ whose message names the problem and what to do about it.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 from urllib.parse import quote
 
@@ -146,7 +147,7 @@ class ServiceClient:
 
 def _record(article: Article) -> dict[str, Any]:
     """An article as the JSON ingest takes it; the server derives the same id and hash."""
-    fields = article.to_dict()
+    fields = asdict(article)
     del fields["id"], fields["content_hash"]
     return {k: v for k, v in fields.items() if v is not None}
 

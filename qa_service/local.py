@@ -45,12 +45,12 @@ class LocalService:
 
     @cached_property
     def services(self) -> Services:
-        from index.store import EmbeddingModelMismatch
+        from index.catalog import IncompatibleIndex
         from qa_service.services import Services
 
         try:
             return Services.build(self.settings)
-        except EmbeddingModelMismatch as err:
+        except IncompatibleIndex as err:
             raise ServiceError(str(err)) from None
 
     @cached_property
@@ -61,7 +61,8 @@ class LocalService:
         from chromadb.errors import NotFoundError
 
         from index.embeddings import resolve_model_path
-        from index.store import ChromaStore, EmbeddingModelMismatch, make_client
+        from index.catalog import IncompatibleIndex
+        from index.store import ChromaStore, make_client
 
         s = self.settings
         model_id, _ = resolve_model_path(s.embed_model)
@@ -72,7 +73,7 @@ class LocalService:
             return None
         try:
             return ChromaStore(client, s.collection, model_id, int(recorded.get("embedding_dim") or 0))
-        except EmbeddingModelMismatch as err:
+        except IncompatibleIndex as err:
             raise ServiceError(str(err)) from None
 
     def ask(self, request: AskRequest) -> Answer:
@@ -100,8 +101,7 @@ class LocalService:
                            articles=store.list_articles(offset, limit))
 
     def article(self, article_id: str) -> ArticleDetail | None:
-        record = self._records and self._records.article_record(article_id, with_body=True)
-        return ArticleDetail(**record) if record else None
+        return ArticleDetail.of(self._records and self._records.article_with_body(article_id))
 
     def delete(self, article_id: str) -> bool:
         return bool(self._records and self._records.delete_article(article_id))

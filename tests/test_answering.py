@@ -17,7 +17,7 @@ MOU_TITLE_WORD = "BlackRock"
 
 
 def _body(services, article_id: str) -> str:
-    return services.store.article_record(article_id, with_body=True)["body"]
+    return services.store.article_with_body(article_id)[1]
 
 
 def _assert_quotes_verbatim(services, answer) -> None:

@@ -105,11 +105,11 @@ def test_killed_ingest_rerun_leaves_a_consistent_index(tmp_path, embedder):
     per_article = Counter(c.article_id for c in chunks)
     assert len(records) == store.count_articles() == n_articles
     assert len({c.id for c in chunks}) == len(chunks) == store.count_chunks()
-    assert set(per_article) == {r["id"] for r in records}, "chunks without an article record, or the reverse"
+    assert set(per_article) == {r.id for r in records}, "chunks without an article record, or the reverse"
     for record in records:
-        assert record["chunks"] == per_article[record["id"]] > 1, record["id"]
-        numbers = sorted(c.n for c in chunks if c.article_id == record["id"])
-        assert numbers == list(range(record["chunks"])), record["id"]
+        assert record.chunks == per_article[record.id] > 1, record.id
+        numbers = sorted(c.n for c in chunks if c.article_id == record.id)
+        assert numbers == list(range(record.chunks)), record.id
 
 
 # -- 2. the Chroma server goes away while the API runs ------------------------------

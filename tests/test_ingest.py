@@ -58,7 +58,7 @@ def test_reingest_is_idempotent_update_replaces_delete_removes(fresh_services):
     assert (third.updated, third.chunks) == (1, 1)
     ids = store.chunks.get(where={"article_id": shorter.id})["ids"]
     assert ids == [f"{shorter.id}:0"], "old chunks must not survive an update"
-    assert store.article_record(shorter.id)["content_hash"] == shorter.content_hash
+    assert store.article_record(shorter.id).content_hash == shorter.content_hash
 
     retitled = replace(shorter, title="Ferry line cancelled")
     assert ingestor.ingest([retitled]).updated == 1, "a metadata change is an update"

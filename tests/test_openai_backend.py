@@ -35,7 +35,7 @@ def test_answers_through_the_server(llama_server, demo_services):
     assert answer.model == "gemma-test"
     assert answer.passages and answer.timings_ms["generate"] > 0
     for citation in answer.citations:
-        body = demo_services.store.article_record(citation.article_id, with_body=True)["body"]
+        body = demo_services.store.article_with_body(citation.article_id)[1]
         assert body[citation.start:citation.end] == citation.quote
 
 

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from index.article import Article
+from index.catalog import ArticleRecord
 from index.loaders import LoadFailure, LoaderError, LoadResult, load_upload
 from index.loaders.json_records import article_from_record
 from index.pipeline import IngestReport
@@ -187,25 +188,25 @@ def list_articles(rt: Runtime = Depends(runtime), offset: int = Query(0, ge=0, l
     records = all_articles(store)
     if q:
         needle = q.casefold()
-        records = [r for r in records if needle in r["title"].casefold()]
+        records = [r for r in records if needle in r.title.casefold()]
     if sort == "newest":
-        records.sort(key=lambda r: r["title"].casefold())
-        records.sort(key=lambda r: r["published_at"] or "", reverse=True)  # stable: same day by title
+        records.sort(key=lambda r: r.title.casefold())
+        records.sort(key=lambda r: r.published_at or "", reverse=True)  # stable: same day by title
     return {"total": len(records), "offset": offset, "limit": limit, "articles": records[offset:offset + limit]}
 
 
-def all_articles(store: ChromaStore) -> list[dict[str, Any]]:
+def all_articles(store: ChromaStore) -> list[ArticleRecord]:
     """Every article record, without bodies."""
     return store.list_articles(0, max(store.count_articles(), 1))
 
 
 @router.get("/{article_id}", response_model=ArticleDetail, responses=error_responses(404, 422, 503))
-def get_article(article_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+def get_article(article_id: str, rt: Runtime = Depends(runtime)) -> ArticleDetail:
     """One article with its body (citation offsets index into this body)."""
-    record = rt.services.store.article_record(article_id, with_body=True)
-    if record is None:
+    detail = ArticleDetail.of(rt.services.store.article_with_body(article_id))
+    if detail is None:
         raise _missing(article_id)
-    return record
+    return detail
 
 
 @router.delete("/{article_id}", response_model=DeleteResponse, responses=error_responses(404, 422, 503))

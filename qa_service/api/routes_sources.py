@@ -15,5 +15,5 @@ router = APIRouter(prefix="/v1", tags=["articles"])
 @router.get("/sources", response_model=SourceList, responses=error_responses(503))
 def list_sources(rt: Runtime = Depends(runtime)) -> SourceList:
     """Each distinct source with its number of articles (the names `filters.sources` takes)."""
-    counts = Counter(record["source"] for record in all_articles(rt.services.store))
+    counts = Counter(record.source for record in all_articles(rt.services.store))
     return SourceList(sources=[{"name": name, "articles": n} for name, n in sorted(counts.items())])

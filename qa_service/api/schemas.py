@@ -11,11 +11,15 @@ with 422 naming the field.
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, fields
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model, field_validator,
+)
 
+from index.catalog import ArticleRecord
 from qa_service.intake import url_problem
 from qa_service.models import Citation, Filters, Passage
 
@@ -130,20 +134,24 @@ class IngestResponse(BaseModel):
     article_ids: list[str]
 
 
-class ArticleSummary(BaseModel):
-    id: str
-    title: str
-    url: str | None
-    source: str
-    published_at: str | None
-    authors: list[str]
-    captions: list[str]
-    content_hash: str | None
-    chunks: int
+def _model_of(record_type: type, name: str) -> type[BaseModel]:
+    """A response model with the fields and types of an ``index`` dataclass (its field list is the one
+    place they are written); it validates instances of that dataclass as well as JSON."""
+    hints = get_type_hints(record_type)
+    return create_model(name, __config__=ConfigDict(from_attributes=True),
+                        **{f.name: (hints[f.name], ...) for f in fields(record_type)})
 
 
-class ArticleDetail(ArticleSummary):
+ArticleSummary = _model_of(ArticleRecord, "ArticleSummary")
+
+
+class ArticleDetail(ArticleSummary):  # type: ignore[misc, valid-type]
     body: str
+
+    @classmethod
+    def of(cls, found: tuple[ArticleRecord, str] | None) -> "ArticleDetail | None":
+        """From ``ChromaStore.article_with_body``."""
+        return cls(**asdict(found[0]), body=found[1]) if found else None
 
 
 class ArticleList(BaseModel):

@@ -1,0 +1,257 @@
+"""The article catalog: one typed record (and body) per stored article, and the write generation.
+
+Vectors live in Chroma (``index.store``); article records live here, behind
+``ArticleCatalog``, in one of two homes chosen by the Chroma client
+(``open_catalog``):
+
+- Embedded Chroma: ``SqliteCatalog``, a SQLite file beside Chroma's own
+  (``NAME.catalog.sqlite3`` in its directory), so an index is still one
+  directory to copy. Writes are transactions; the schema version is the
+  file's ``PRAGMA user_version`` and the generation a one-row table, read
+  with one local query.
+- A Chroma server (``QA_CHROMA_HOST``): ``ChromaCatalog``, the collection
+  ``NAME__catalog`` on that server. The server is what every API worker, on
+  any host, and every local CLI command pointed at it already share; a file
+  on one API host would leave the others (and a CLI run elsewhere) with
+  chunks but no records, and a re-ingest there would orphan old chunks.
+  Postgres or the like would be a second server to run and keep in step for
+  a few thousand small rows. Chroma wants a vector per record, so each
+  record carries the article's own embedding (the normalised mean of its
+  chunk vectors), not a placeholder. The schema version and the generation
+  are the collection's metadata, read with one request.
+
+Both keep the same serialisation: a record is the JSON of ``ArticleRecord``'s
+fields, so the field list is written once, in the dataclass; a change to it
+bumps ``SCHEMA_VERSION``. Opening a catalog written by a newer version is a
+``CatalogVersionError``.
+
+The generation is an opaque token that changes with every put and delete,
+from any process; workers and the keyword index compare it to know when to
+reload. It changes after the records it covers are written.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Iterator, Protocol, Sequence
+
+import numpy as np
+
+from index.article import Article
+
+SCHEMA_VERSION = 1
+
+
+class IncompatibleIndex(RuntimeError):
+    """The index cannot be used as configured; the message says why and what to do."""
+
+
+class CatalogVersionError(IncompatibleIndex):
+    """The catalog was written by a newer qa-service (an unknown schema version)."""
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What the catalog keeps of an article besides its body: its fields and its chunk count."""
+
+    id: str
+    title: str
+    url: str | None
+    source: str
+    published_at: str | None
+    authors: tuple[str, ...]
+    captions: tuple[str, ...]
+    content_hash: str
+    chunks: int
+
+    @classmethod
+    def of(cls, article: Article, chunks: int) -> "ArticleRecord":
+        return cls(chunks=chunks, **{f.name: getattr(article, f.name) for f in fields(cls) if f.name != "chunks"})
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "ArticleRecord":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()})
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One article to store: its record, its body and its embedding (the mean of its chunk vectors)."""
+
+    record: ArticleRecord
+    body: str
+    vector: np.ndarray
+
+
+class ArticleCatalog(Protocol):
+    def generation(self) -> str: ...
+
+    def count(self) -> int: ...
+
+    def list(self, offset: int, limit: int) -> list[ArticleRecord]:
+        """Records in the order they were first stored."""
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """Records of those ids that exist, by id."""
+
+    def with_body(self, article_id: str) -> tuple[ArticleRecord, str] | None: ...
+
+    def put(self, entries: Sequence[CatalogEntry]) -> None:
+        """Insert or replace, then change the generation."""
+
+    def delete(self, article_id: str) -> bool:
+        """False when it was not there (the generation then stays)."""
+
+
+def open_catalog(client, name: str) -> ArticleCatalog:
+    """The catalog that lives where ``client``'s vectors live (see the module docstring)."""
+    settings = client.get_settings()
+    if settings.is_persistent:
+        return SqliteCatalog(Path(settings.persist_directory) / f"{name}.catalog.sqlite3")
+    return ChromaCatalog(client, f"{name}__catalog")
+
+
+def _newer(where: str, version: int) -> CatalogVersionError:
+    return CatalogVersionError(
+        f"the article catalog {where} has schema version {version}, but this qa-service reads up to "
+        f"version {SCHEMA_VERSION}: upgrade qa-service, or use another data directory / collection"
+    )
+
+
+class SqliteCatalog:
+    """Records in a SQLite file; one connection, serialised by a lock (each call is short)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise _newer(str(path), version)
+        if version == 0:
+            self._create()
+
+    def _create(self) -> None:
+        # WAL: a reader in another process does not wait for a writer.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        with self._transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS articles (id TEXT PRIMARY KEY, record TEXT NOT NULL, "
+                       "body TEXT NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS generation (value TEXT NOT NULL)")
+            if db.execute("SELECT count(*) FROM generation").fetchone()[0] == 0:
+                db.execute("INSERT INTO generation VALUES (?)", (uuid.uuid4().hex,))
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def generation(self) -> str:
+        return self._query("SELECT value FROM generation")[0][0]
+
+    def count(self) -> int:
+        return self._query("SELECT count(*) FROM articles")[0][0]
+
+    def list(self, offset: int, limit: int) -> list[ArticleRecord]:
+        rows = self._query("SELECT record FROM articles ORDER BY rowid LIMIT ? OFFSET ?", (limit, offset))
+        return [ArticleRecord.from_json(r) for r, in rows]
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        # One statement with a JSON array of ids: no limit on the number of parameters.
+        rows = self._query("SELECT id, record FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+                           (json.dumps(list(ids)),))
+        return {i: ArticleRecord.from_json(r) for i, r in rows}
+
+    def with_body(self, article_id: str) -> tuple[ArticleRecord, str] | None:
+        rows = self._query("SELECT record, body FROM articles WHERE id = ?", (article_id,))
+        return (ArticleRecord.from_json(rows[0][0]), rows[0][1]) if rows else None
+
+    def put(self, entries: Sequence[CatalogEntry]) -> None:
+        with self._transaction() as db:
+            # An update keeps the row (and so the article's place in the stored order).
+            db.executemany("INSERT INTO articles VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                           "SET record = excluded.record, body = excluded.body",
+                           [(e.record.id, e.record.to_json(), e.body) for e in entries])
+            db.execute("UPDATE generation SET value = ?", (uuid.uuid4().hex,))
+
+    def delete(self, article_id: str) -> bool:
+        with self._transaction() as db:
+            if db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount == 0:
+                return False
+            db.execute("UPDATE generation SET value = ?", (uuid.uuid4().hex,))
+            return True
+
+
+class ChromaCatalog:
+    """Records in a collection of a Chroma server: document = body, metadata = the record's JSON."""
+
+    def __init__(self, client, name: str) -> None:
+        self.client = client
+        self.name = name
+        # get_or_create leaves the metadata of an existing collection as it is.
+        self.records = client.get_or_create_collection(name, metadata=self._meta(), configuration={
+            "hnsw": {"space": "cosine"}})
+        version = int((self.records.metadata or {}).get("catalog_schema", 0))
+        if version > SCHEMA_VERSION:
+            raise _newer(f"'{name}'", version)
+
+    @staticmethod
+    def _meta() -> dict:
+        # modify() replaces the whole metadata, so every write carries the schema version too.
+        return {"catalog_schema": SCHEMA_VERSION, "generation": uuid.uuid4().hex}
+
+    def generation(self) -> str:
+        # The collection object caches its metadata; a fresh fetch sees other workers' writes.
+        return self.client.get_collection(self.name).metadata["generation"]
+
+    def count(self) -> int:
+        return self.records.count()
+
+    def list(self, offset: int, limit: int) -> list[ArticleRecord]:
+        got = self.records.get(include=["metadatas"], offset=offset, limit=limit)
+        return [ArticleRecord.from_json(m["record"]) for m in got["metadatas"]]
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        if not ids:
+            return {}
+        got = self.records.get(ids=list(ids), include=["metadatas"])
+        return {i: ArticleRecord.from_json(m["record"]) for i, m in zip(got["ids"], got["metadatas"])}
+
+    def with_body(self, article_id: str) -> tuple[ArticleRecord, str] | None:
+        got = self.records.get(ids=[article_id], include=["metadatas", "documents"])
+        return (ArticleRecord.from_json(got["metadatas"][0]["record"]), got["documents"][0]) if got["ids"] else None
+
+    def put(self, entries: Sequence[CatalogEntry]) -> None:
+        from chromadb.utils.batch_utils import create_batches
+
+        for ids, vectors, metadatas, documents in create_batches(
+            self.client, [e.record.id for e in entries], [e.vector.tolist() for e in entries],
+            [{"record": e.record.to_json()} for e in entries], [e.body for e in entries],
+        ):
+            self.records.upsert(ids=ids, embeddings=vectors, metadatas=metadatas, documents=documents)
+        self.records.modify(metadata=self._meta())
+
+    def delete(self, article_id: str) -> bool:
+        if not self.records.get(ids=[article_id], include=[])["ids"]:
+            return False
+        self.records.delete(ids=[article_id])
+        self.records.modify(metadata=self._meta())
+        return True

@@ -1,0 +1,118 @@
+"""The article catalog beside Chroma (a SQLite file embedded, a collection on a Chroma server):
+typed records, the write generation across instances, the schema version, and the migration
+of the first layout (records in ``NAME__articles`` with placeholder vectors)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from index.article import Article
+from index.catalog import ArticleRecord, CatalogVersionError, SqliteCatalog, open_catalog
+from index.store import ChromaStore
+
+
+def _article(n: int, body: str | None = None) -> Article:
+    return Article.create(title=f"Ferry line {n} opens", url=f"https://news.example.com/ferry/{n}",
+                          body=body or f"The ferry line {n} opened on Friday. Mayor Ana Ruiz rode the first crossing.",
+                          source="example", published_at="2025-03-02", authors=["Ana Ruiz"],
+                          captions=["The ferry at the pier."])
+
+
+def _reopen(services) -> ChromaStore:
+    store = services.store
+    return ChromaStore(store.client, services.settings.collection, store.model_id, store.dim)
+
+
+def test_records_are_typed_and_bodies_kept_apart(fresh_services):
+    article = _article(1)
+    fresh_services.ingestor.ingest([article])
+    store = fresh_services.store
+    record = store.article_record(article.id)
+    assert record == ArticleRecord(id=article.id, title=article.title, url=article.url, source="example",
+                                   published_at="2025-03-02", authors=("Ana Ruiz",),
+                                   captions=("The ferry at the pier.",), content_hash=article.content_hash,
+                                   chunks=1)
+    assert store.list_articles() == [record] and store.article_records([article.id, "nope"]) == {article.id: record}
+    assert store.article_with_body(article.id) == (record, article.body)
+    assert store.article_with_body("nope") is None
+
+
+def test_generation_moves_on_every_write_and_other_instances_see_it(fresh_services):
+    store = fresh_services.store
+    other = open_catalog(store.client, fresh_services.settings.collection)
+    first = other.generation()
+    fresh_services.ingestor.ingest([_article(1), _article(2)])
+    after_write = other.generation()
+    assert after_write != first and other.count() == 2
+
+    fresh_services.ingestor.ingest([_article(1)])  # unchanged: nothing written
+    assert other.generation() == after_write
+
+    assert store.delete_article(_article(1).id)
+    after_delete = other.generation()
+    assert after_delete != after_write and other.count() == 1
+    assert not store.delete_article(_article(1).id)
+    assert other.generation() == after_delete == _reopen(fresh_services).generation()
+
+
+def test_no_placeholder_vectors_and_no_pseudo_records(fresh_services):
+    store, name = fresh_services.store, fresh_services.settings.collection
+    fresh_services.ingestor.ingest([_article(1), _article(2)])
+    for collection in store.client.list_collections():
+        assert collection.name != f"{name}__articles"
+        got = collection.get(include=["embeddings"])
+        assert len(got["ids"]) > 0 and {len(v) for v in got["embeddings"]} == {store.dim}, collection.name
+    assert store.count_articles() == len(store.list_articles()) == 2
+
+
+def test_a_newer_schema_version_is_a_clear_error(fresh_services, tmp_path):
+    store, name = fresh_services.store, fresh_services.settings.collection
+    if isinstance(store.catalog, SqliteCatalog):
+        with sqlite3.connect(store.catalog.path) as db:
+            db.execute("PRAGMA user_version = 99")
+    else:
+        store.catalog.records.modify(metadata={"catalog_schema": 99, "generation": "x"})
+    with pytest.raises(CatalogVersionError) as error:
+        open_catalog(store.client, name)
+    assert "schema version 99" in str(error.value) and "upgrade qa-service" in str(error.value)
+
+
+def _write_first_layout(store: ChromaStore, name: str, records: list[ArticleRecord], bodies: list[str]) -> None:
+    """Records as the first layout kept them: a collection of one-dimensional placeholder vectors,
+    lists as JSON, the chunk count as n_chunks, and a generation pseudo-record."""
+    old = store.client.get_or_create_collection(f"{name}__articles")
+    old.upsert(
+        ids=[r.id for r in records] + ["__generation__"], embeddings=[[1.0]] * (len(records) + 1),
+        documents=bodies + [""],
+        metadatas=[{"kind": "article", "title": r.title, "url": r.url, "source": r.source,
+                    "published_at": r.published_at, "authors": json.dumps(r.authors),
+                    "captions": json.dumps(r.captions), "content_hash": r.content_hash, "n_chunks": r.chunks}
+                   for r in records] + [{"kind": "generation", "value": "old"}],
+    )
+
+
+def test_the_first_layout_is_migrated_on_open(fresh_services):
+    store, name = fresh_services.store, fresh_services.settings.collection
+    long_body = " ".join(f"Sentence {i} says the ferry carried {i * 10} passengers to Pine Island." for i in range(40))
+    fresh_services.ingestor.ingest([_article(1), _article(2, long_body)])
+    records = store.list_articles()
+    bodies = [store.article_with_body(r.id)[1] for r in records]
+    for record in records:  # the records leave the catalog and go back to the old collection
+        store.catalog.delete(record.id)
+    _write_first_layout(store, name, records, bodies)
+
+    reopened = _reopen(fresh_services)
+    assert reopened.list_articles() == records
+    assert [reopened.article_with_body(r.id)[1] for r in records] == bodies
+    assert f"{name}__articles" not in {c.name for c in store.client.list_collections()}
+    assert fresh_services.ingestor.ingest([_article(1), _article(2, long_body)]).unchanged == 2
+    if not isinstance(reopened.catalog, SqliteCatalog):
+        # On a Chroma server a record's vector is its article's: the normalised mean of its chunk vectors.
+        long = next(r for r in records if r.chunks > 1)
+        chunks = store.chunks.get(where={"article_id": long.id}, include=["embeddings"])["embeddings"]
+        mean = np.mean(chunks, axis=0)
+        got = reopened.catalog.records.get(ids=[long.id], include=["embeddings"])["embeddings"][0]
+        assert np.allclose(got, mean / np.linalg.norm(mean), atol=1e-5)
