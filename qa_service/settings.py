@@ -12,7 +12,7 @@ out each group as a view: ``settings.retrieval``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +83,16 @@ class HttpSettings(_Group):
 G = TypeVar("G", bound=_Group)
 
 
+class _View(Generic[G]):
+    """``settings.retrieval`` and its siblings: one group's fields of these settings."""
+
+    def __init__(self, group: type[G]) -> None:
+        self.group = group
+
+    def __get__(self, settings: BaseModel | None, owner: type | None = None) -> G:
+        return self.group(**{name: getattr(settings, name) for name in self.group.model_fields})
+
+
 class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSettings, BaseSettings):
     """Every knob of the service. Names marked as contract names are public (design.md)."""
 
@@ -107,25 +117,12 @@ class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSett
     chunk_overlap: int = Field(30, description="overlap between chunks in tokens")
     embed_batch_size: int = 16
 
+    # -- each group, as its components take it --
+    retrieval: ClassVar[_View[RetrievalSettings]] = _View(RetrievalSettings)
+    generation: ClassVar[_View[GenerationSettings]] = _View(GenerationSettings)
+    checking: ClassVar[_View[CheckingSettings]] = _View(CheckingSettings)
+    http: ClassVar[_View[HttpSettings]] = _View(HttpSettings)
+
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
-
-    @property
-    def retrieval(self) -> RetrievalSettings:
-        return self._view(RetrievalSettings)
-
-    @property
-    def generation(self) -> GenerationSettings:
-        return self._view(GenerationSettings)
-
-    @property
-    def checking(self) -> CheckingSettings:
-        return self._view(CheckingSettings)
-
-    @property
-    def http(self) -> HttpSettings:
-        return self._view(HttpSettings)
-
-    def _view(self, group: type[G]) -> G:
-        return group(**{name: getattr(self, name) for name in group.model_fields})

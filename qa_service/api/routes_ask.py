@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from qa_service.answering import Question
-from qa_service.api.answers import event_stream, final_answer, sse_events, start
+from qa_service.api.answers import event_stream, final_answer, question_route, sse_events, start
 from qa_service.api.deps import Runtime, check_length, require_json, runtime
 from qa_service.api.schemas import AskRequest, SearchRequest, SearchResponse, error_responses, event_stream_doc
 from qa_service.local import search_passages
@@ -20,8 +20,7 @@ _STREAM_DOC = event_stream_doc(
     'event: answer\ndata: {"question": ..., "answer": ...}\n\nevent: done\ndata: {}\n\n')
 
 
-@router.post("/ask", response_model=Answer, dependencies=[Depends(require_json)],
-             responses={200: {"content": _STREAM_DOC}, **error_responses(400, 413, 415, 422, 503)})
+@question_route(router, "/ask", Answer, _STREAM_DOC)
 async def ask(body: AskRequest, request: Request, rt: Runtime = Depends(runtime)):
     """Answer a question from the indexed articles, with verified citations.
 

@@ -25,11 +25,11 @@ from typing import Any, AsyncIterator
 from fastapi import APIRouter, Depends, Request
 
 from qa_service.answering import AnswerEvent, Event, Question
-from qa_service.api.answers import as_api_error, ended_early, event_stream, final_answer, start
-from qa_service.api.deps import Runtime, check_length, require_json, runtime
+from qa_service.api.answers import as_api_error, ended_early, event_stream, final_answer, question_route, start
+from qa_service.api.deps import Runtime, check_length, runtime
 from qa_service.api.errors import ApiError, error_body
 from qa_service.api.inference import Job
-from qa_service.api.schemas import ChatCompletion, ChatRequest, ModelList, error_responses, event_stream_doc
+from qa_service.api.schemas import ChatCompletion, ChatRequest, ModelList, event_stream_doc
 from qa_service.generation import Usage
 from qa_service.models import Answer
 
@@ -42,8 +42,7 @@ _STREAM_DOC = event_stream_doc(
     '"content": ""}, ...}]}\n\ndata: [DONE]\n\n')
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, dependencies=[Depends(require_json)],
-             responses={200: {"content": _STREAM_DOC}, **error_responses(400, 413, 415, 422, 503)})
+@question_route(router, "/chat/completions", ChatCompletion, _STREAM_DOC)
 async def chat_completions(body: ChatRequest, request: Request, rt: Runtime = Depends(runtime)):
     """Answer the last user message, in OpenAI's chat.completion shape (plus `citations`, `passages`)."""
     if refused := body.refused(rt.services.settings.max_answer_tokens):
