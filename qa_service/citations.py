@@ -65,7 +65,8 @@ class CitationChecker:
     """Verifies answer sentences against evidence and keeps passage sentence vectors."""
 
     def __init__(self, embedder: Embedder, settings: CheckingSettings = CheckingSettings(), *,
-                 cache_passages: int = 4096, stored: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> None:
+                 cache_passages: int = 4096,
+                 stored: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> None:
         self.embedder = embedder
         self.stored = stored
         self.threshold = settings.support_threshold
