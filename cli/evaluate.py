@@ -127,18 +127,8 @@ def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[tuple[Ser
     """Services over a fresh index of ``corpus``, or over the configured index when none is given,
     with a description of that index for the run record."""
     if not corpus:
-        try:
-            services = Services.build(settings)
-        except IncompatibleIndex as err:
-            raise UsageError(str(err)) from None
-        if services.store.count_chunks() == 0:
-            raise UsageError(f"the configured index in {settings.data_dir} is empty: pass --corpus PATH "
-                             "or run `qa-service ingest` first")
-        where = (f"Chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
-                 else str(settings.chroma_path))
-        articles = services.store.count_articles()
-        yield services, {"description": f"the configured index ({where}, {articles} articles)",
-                         "index": where, "articles": articles, "chunks": services.store.count_chunks()}
+        with Services(settings) as services:
+            yield services, _configured_index(services)
         return
     loaded = load_paths(corpus, max_file_bytes=settings.max_file_bytes)
     for failure in loaded.failures:
@@ -146,7 +136,7 @@ def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[tuple[Ser
                       highlight=False, soft_wrap=True)
     if not loaded.articles:
         raise UsageError("the corpus holds no loadable articles")
-    with temporary_services(settings) as services:
+    with Services(settings) as models, temporary_services(models) as services:
         ingested = ingest_with_progress(services, loaded)
         console.print(f"Indexed {ingested.added} articles ({ingested.chunks} chunks) into a temporary index")
         yield services, {
@@ -154,6 +144,23 @@ def _gold_services(settings: Settings, corpus: list[Path]) -> Iterator[tuple[Ser
             "corpus": [str(p) for p in corpus], "articles": ingested.added, "chunks": ingested.chunks,
             "articles_sha256": articles_sha256(loaded.articles), "load_failures": len(loaded.failures),
         }
+
+
+def _configured_index(services: Services) -> dict:
+    """The run record's description of the index the settings name; a usage error when it is empty."""
+    settings = services.settings
+    try:
+        chunks = services.store.count_chunks()
+    except IncompatibleIndex as err:
+        raise UsageError(str(err)) from None
+    if chunks == 0:
+        raise UsageError(f"the configured index in {settings.data_dir} is empty: pass --corpus PATH "
+                         "or run `qa-service ingest` first")
+    where = (f"Chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
+             else str(settings.chroma_path))
+    articles = services.store.count_articles()
+    return {"description": f"the configured index ({where}, {articles} articles)",
+            "index": where, "articles": articles, "chunks": chunks}
 
 
 def _realtimeqa(settings: Settings, directory: Path, report: Path, weeks: int | None, limit: int | None,

@@ -369,7 +369,7 @@ def _with_demo(settings: Settings) -> Services:
     from index.loaders import load_paths
     from qa_service.services import Services
 
-    services = Services.build(settings)
+    services = Services(settings)
     if services.store.count_articles() == 0:
         ingest_with_progress(services, load_paths([demo_corpus_path()], max_file_bytes=settings.max_file_bytes))
     return services

@@ -9,10 +9,10 @@ from evals.gold import GoldItem, load_gold
 from evals.runner import temporary_services
 from index.demo import demo_corpus_path
 from index.loaders import load_paths
-from qa_service.answering import AnswerEvent, PassagesEvent, Question, TokenEvent
+from qa_service.answering import Question
+from qa_service.models import Passage
 from qa_service.prompting import STOP
 from qa_service.services import Services
-from qa_service.settings import Settings
 
 
 def demo_questions(n: int) -> list[GoldItem]:
@@ -21,21 +21,22 @@ def demo_questions(n: int) -> list[GoldItem]:
     return [item for item in load_gold(str(path)) if item.answers][:n]
 
 
-def bench_ask(settings: Settings, like: Services, n_questions: int) -> dict:
+def bench_ask(models: Services, n_questions: int) -> dict:
     """Per question: our full answer path, then a raw ``Llama`` (same parameters) completing
     the prompt we built, for the same max tokens. One extra question warms both up first."""
     from llama_cpp import Llama
 
     items = demo_questions(n_questions + 1)
-    loaded = load_paths([demo_corpus_path()], max_file_bytes=settings.max_file_bytes)
+    loaded = load_paths([demo_corpus_path()], max_file_bytes=models.settings.max_file_bytes)
     # The same construction parameters as our generator's model (it is the embedded llama.cpp one).
-    raw = Llama(**like.generator._llm.__getstate__())
+    raw = Llama(**models.generator.llama_params())
+    recorder = _RecordingGenerator(models.generator)
     rows = []
     try:
-        with temporary_services(settings, like) as services:
+        with temporary_services(models, generator=recorder) as services:
             services.ingestor.ingest(loaded.articles)
             for item in items:
-                ours = _ask(services, item)
+                ours = _ask(services, recorder, item)
                 rows.append({**ours, **_complete(raw, ours.pop("prompt"), services.answerer.max_tokens)})
     finally:
         raw.close()
@@ -60,33 +61,39 @@ def bench_ask(settings: Settings, like: Services, n_questions: int) -> dict:
 
 
 class _RecordingGenerator:
-    """Passes prompts through to our generator and keeps the last one for the raw side."""
+    """Our generator, keeping the last prompt (for the raw side) and when its first piece came."""
 
     def __init__(self, inner) -> None:
         self.inner, self.name, self.prompt = inner, inner.name, ""
+        self.first_piece_at: float | None = None
+
+    def start(self) -> None:
+        """A new question: forget the previous one's prompt and first piece."""
+        self.prompt, self.first_piece_at = "", None
+
+    def prime(self, prefix: str) -> None:
+        self.inner.prime(prefix)
 
     def stream(self, prompt, max_tokens, stop, usage=None):
         self.prompt = prompt
-        return self.inner.stream(prompt, max_tokens, stop, usage)
+        for piece in self.inner.stream(prompt, max_tokens, stop, usage):
+            if self.first_piece_at is None:
+                self.first_piece_at = time.perf_counter()
+            yield piece
 
     def likelihoods(self, contexts, target):
         return self.inner.likelihoods(contexts, target)
 
 
-def _ask(services: Services, item: GoldItem) -> dict:
-    """Our answer path, streamed; time to first token is measured from the question."""
+def _ask(services: Services, recorder: _RecordingGenerator, item: GoldItem) -> dict:
+    """Our answer path; time to first token is measured from the question."""
     question = Question(item.question, services.settings.top_k, None, item.as_of)
-    recorder = services.answerer.generator = _RecordingGenerator(services.generator)
+    passages: list[Passage] = []
+    recorder.start()
     started = time.perf_counter()
-    first_token_ms = None
-    passages = []
-    for event in services.answerer.stream(question):
-        if isinstance(event, PassagesEvent):
-            passages = event.passages
-        elif isinstance(event, TokenEvent) and first_token_ms is None:
-            first_token_ms = (time.perf_counter() - started) * 1000
-        elif isinstance(event, AnswerEvent):
-            answer, usage = event.answer, event.usage
+    result = services.answerer.result(question, passages.extend)
+    answer, usage = result.answer, result.usage
+    first_token_ms = (recorder.first_piece_at - started) * 1000 if recorder.first_piece_at else None
     t = answer.timings_ms
     return {
         "id": item.id, "abstained": answer.abstained, "total_ms": t["total"], "retrieve_ms": t["retrieve"],

@@ -15,22 +15,21 @@ from index.embeddings import Embedder
 from index.loaders import load_paths
 from index.store import make_client
 from qa_service.services import Services
-from qa_service.settings import Settings
 
 # The batch size the design notes measured as fastest for MiniLM on this machine.
 RAW_BATCH = 16
 
 
-def bench_ingest(settings: Settings, like: Services, n_articles: int) -> dict:
+def bench_ingest(models: Services, n_articles: int) -> dict:
     """Articles/s and chunks/s of ``qa-service ingest``'s work (minus process start) on a
     generated corpus in a fresh index, and the same chunk texts through the raw components."""
     scratch = Path(tempfile.mkdtemp(prefix="qa-bench-ingest-"))
     try:
         write_corpus(scratch / "corpus", n_articles)
-        with temporary_services(settings, like) as services:
-            meter = _MeteredEmbedder(services.ingestor.embedder)
-            services.ingestor.embedder = meter
-            loaded, load_ms = timed(lambda: load_paths([scratch / "corpus"], max_file_bytes=settings.max_file_bytes))
+        meter = _MeteredEmbedder(models.embedder)
+        with temporary_services(models, embedder=meter) as services:
+            loaded, load_ms = timed(lambda: load_paths([scratch / "corpus"],
+                                                       max_file_bytes=models.settings.max_file_bytes))
             report, ingest_ms = timed(lambda: services.ingestor.ingest(loaded.articles))
             chunker = services.ingestor.chunker
             # Chunking once more, outside the timed ingest: the raw side's texts and chunking's share of ours.
@@ -38,7 +37,7 @@ def bench_ingest(settings: Settings, like: Services, n_articles: int) -> dict:
         if report.chunks != len(chunks) or report.added != n_articles:
             raise RuntimeError(f"ingest wrote {report.added} articles / {report.chunks} chunks, "
                                f"expected {n_articles} / {len(chunks)}")
-        raw = _raw_ingest(like, [c.text for c in chunks], scratch / "raw-index")
+        raw = _raw_ingest(models, [c.text for c in chunks], scratch / "raw-index")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     ours_s = (load_ms + ingest_ms) / 1000
@@ -78,9 +77,9 @@ class _MeteredEmbedder:
         return self.inner.embed_query(text)
 
 
-def _raw_ingest(like: Services, texts: list[str], path: Path) -> dict[str, float]:
+def _raw_ingest(models: Services, texts: list[str], path: Path) -> dict[str, float]:
     """Raw SentenceTransformer.encode (batch 16) plus raw add into a plain, default collection."""
-    model = like.embedder._model  # the very model our ingest used, so only the plumbing differs
+    model = models.embedder.model  # the very model our ingest used, so only the plumbing differs
     vectors, encode_ms = timed(lambda: model.encode(
         texts, batch_size=RAW_BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
     ))

@@ -18,9 +18,8 @@ from evals.bench_stats import ratio, spread, timed
 from evals.runner import temporary_services
 from index.article import Article, Chunk
 from index.store import ChromaStore, StoredChunk
-from qa_service.retrieval import _CANDIDATES_PER_PASSAGE
+from qa_service.retrieval import CANDIDATES_PER_PASSAGE
 from qa_service.services import Services
-from qa_service.settings import Settings
 
 TOP_K = 5
 CHUNKS_PER_ARTICLE = 4
@@ -92,15 +91,15 @@ class SyntheticIndex:
         return out
 
 
-def bench_search(settings: Settings, like: Services, sizes: list[int], n_queries: int) -> dict:
+def bench_search(models: Services, sizes: list[int], n_queries: int) -> dict:
     """p50/p95 of ``retriever.retrieve(q, 5)`` (dense + BM25 + fusion) against a raw
     ``collection.query`` of the same embedding, at each size; BM25 rebuild timed apart."""
     pool = topics(N_TOPICS, seed=3)
     rng = random.Random(5)
     queries = [t.question(rng) for t in (rng.choice(pool) for _ in range(n_queries + WARM_UP_QUERIES))]
     results = {}
-    with temporary_services(settings, like) as services:
-        index = SyntheticIndex(services.store, like.embedder.embed([t.describe() for t in pool]), pool)
+    with temporary_services(models) as services:
+        index = SyntheticIndex(services.store, models.embedder.embed([t.describe() for t in pool]), pool)
         for size in sizes:
             write_ms = index.grow_to(size)
             results[_label(size)] = {"chunks": services.store.count_chunks(), "write_ms": round(write_ms),
@@ -131,7 +130,7 @@ def _measure(services: Services, queries: list[str], n_queries: int) -> dict:
         times["raw"].append(timed(lambda: services.store.chunks.query(query_embeddings=[vector], n_results=TOP_K))[1])
         # Our two retrievers alone, with the candidate count retrieve() asks them for, and raw
         # Chroma asked for as many: what our store wrapper adds beyond asking for more.
-        wanted = TOP_K * _CANDIDATES_PER_PASSAGE
+        wanted = TOP_K * CANDIDATES_PER_PASSAGE
         times["dense"].append(timed(lambda: services.store.nearest(vector, wanted))[1])
         raw_dense = timed(lambda: services.store.chunks.query(query_embeddings=[vector], n_results=wanted))
         times["raw_dense"].append(raw_dense[1])

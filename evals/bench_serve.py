@@ -17,18 +17,17 @@ from evals.bench_stats import spread, timed
 from index.demo import demo_corpus_path
 from index.loaders import load_paths
 from qa_service.services import Services
-from qa_service.settings import Settings
 
 READY_TIMEOUT_S = 180.0
 ASK_TIMEOUT_S = 120.0
 
 
-def bench_serve(settings: Settings, like: Services, n_asks: int) -> dict:
+def bench_serve(models: Services, n_asks: int) -> dict:
     """Time from process start to the first 200 of /readyz, then answer ``n_asks`` questions
     over HTTP and read the peak resident memory of the server (and any children)."""
     data_dir = Path(tempfile.mkdtemp(prefix="qa-bench-serve-"))
     try:
-        _prepare_index(settings, like, data_dir)
+        _prepare_index(models, data_dir)
         port = _free_port()
         log = data_dir / "server.log"
         with log.open("wb") as sink:
@@ -49,14 +48,10 @@ def bench_serve(settings: Settings, like: Services, n_asks: int) -> dict:
             "http_asks": len(ask_ms), "http_ask_ms": spread(ask_ms)}
 
 
-def _prepare_index(settings: Settings, like: Services, data_dir: Path) -> None:
+def _prepare_index(models: Services, data_dir: Path) -> None:
     """An index holding the demo corpus, closed again: embedded Chroma allows one process."""
-    fresh = settings.model_copy(update={"data_dir": data_dir, "chroma_host": None})
-    services = Services.build(fresh, embedder=like.embedder)
-    try:
+    with models.variant(data_dir=data_dir, chroma_host=None) as services:
         services.ingestor.ingest(load_paths([demo_corpus_path()]).articles)
-    finally:
-        services.store.client.close()
 
 
 def _command(port: int) -> list[str]:

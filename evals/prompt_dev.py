@@ -13,13 +13,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.embeddings import SentenceTransformerEmbedder
+from index.embeddings import Embedder
 from qa_service.answering import AnswerEvent, Answerer, Question, TokenEvent
 from qa_service.citations import CitationChecker
 from qa_service.evidence import sentences_of
-from qa_service.generation import LlamaCppGenerator, default_gguf_path
+from qa_service.generation import LlamaCppGenerator
 from qa_service.models import Passage
 from qa_service.prompting import PromptBuilder, load_template
+from qa_service.services import embedder_for
+from qa_service.settings import Settings
 
 DEV_SET = Path(__file__).with_name("prompt_dev.jsonl")
 
@@ -44,7 +46,7 @@ def to_passages(item: dict) -> list[Passage]:
     ]
 
 
-def run_item(item: dict, answerer: Answerer, embedder: SentenceTransformerEmbedder) -> Row:
+def run_item(item: dict, answerer: Answerer, embedder: Embedder) -> Row:
     """One dev item through the Answerer's own path after retrieval (the item carries its passages)."""
     question = Question(item["question"], len(item["passages"]))
     raw, prompt_tokens = "", 0
@@ -102,9 +104,11 @@ def main() -> None:
     items = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
     items = [i for i in items if not args.only or i["id"] in args.only]
 
-    generator = _Recording(LlamaCppGenerator(default_gguf_path()))
-    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
-    answerer = Answerer(None, PromptBuilder(template), generator, CitationChecker(embedder))  # type: ignore[arg-type]
+    settings = Settings(llm_backend="llama_cpp")
+    generator = _Recording(LlamaCppGenerator(settings.generation))
+    embedder = embedder_for(settings)
+    answerer = Answerer(None, PromptBuilder(template), generator,  # type: ignore[arg-type]
+                        CitationChecker(embedder, settings.checking), settings.generation, settings.checking)
     print(f"fixed prompt tokens: {generator.count_tokens(template)}")
     rows = []
     for item in items:

@@ -250,13 +250,13 @@ def run_weeks(settings: Settings, weeks: list[Week], top_k: int, progress: OnRow
 
     Each week gets a fresh index of its own articles; with scope "question"
     each question searches only its own search results there. The models load
-    once: every week's services reuse the previous week's.
+    once, in a container that never opens an index: each week's is a variant of it.
     """
     rows: list[dict] = []
-    models: Services | None = None
-    for week in weeks:
-        with temporary_services(settings, like=models) as services:
-            services.ingestor.ingest(week.articles)
-            rows += evaluate(services, week.questions, top_k, progress, week.pools if scope == "question" else None)
-        models = services
-    return rows, model_ids(models) if models else {}
+    with Services(settings) as models:
+        for week in weeks:
+            with temporary_services(models) as services:
+                services.ingestor.ingest(week.articles)
+                rows += evaluate(services, week.questions, top_k, progress,
+                                 week.pools if scope == "question" else None)
+        return rows, model_ids(models) if weeks else {}

@@ -16,8 +16,9 @@ from pathlib import Path
 from evals.metrics import aggregate, score_row
 from evals.realtimeqa import ANSWERABLE
 from evals.report import REPORT_FILES, write_report
-from index.embeddings import SentenceTransformerEmbedder
 from qa_service.citations import CitationChecker
+from qa_service.services import embedder_for
+from qa_service.settings import Settings
 
 # Keys score_row computes: dropped so that nothing of the old scoring survives.
 _SCORED = {"em", "f1", "answer_recall", "answer_words", "retrieval_rank", "citation_recall",
@@ -31,7 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     path = args.report / REPORT_FILES["json"] if args.report.is_dir() else args.report
     old = json.loads(path.read_text(encoding="utf-8"))
-    checker = CitationChecker(SentenceTransformerEmbedder("all-MiniLM-L6-v2"))
+    settings = Settings()
+    checker = CitationChecker(embedder_for(settings), settings.checking)
     rows = [score_row({k: v for k, v in row.items() if k not in _SCORED}, checker) for row in old["rows"]]
     answerable = [r for r in rows if ANSWERABLE in (r.get("tags") or [])]
     blocks = {"metrics_answerable": (aggregate(answerable), "answerable questions only")} if answerable else {}

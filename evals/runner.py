@@ -34,8 +34,8 @@ from pathlib import Path
 from evals.gold import GoldItem
 from evals.metrics import score_row
 from index.article import Article
-from qa_service.answering import AnswerEvent, PassagesEvent, Question
-from qa_service.models import Answer, Filters
+from qa_service.answering import Question
+from qa_service.models import Answer, Filters, Passage
 from qa_service.services import Services
 from qa_service.settings import Settings
 
@@ -104,16 +104,14 @@ def _empty_fields(*, abstained: bool, error: str | None, passages: list[str]) ->
 def ask_one(services: Services, item: GoldItem, top_k: int, filters: Filters | None = None) -> dict:
     """One raw row: the question asked in open form, timed end to end."""
     passages: list[str] = []
+
+    def retrieved(found: list[Passage]) -> None:
+        passages[:] = [p.text for p in found]
+
     started = time.perf_counter()
     try:
-        for event in services.answerer.stream(Question(item.question, top_k, filters, item.as_of)):
-            if isinstance(event, PassagesEvent):
-                passages = [p.text for p in event.passages]
-            elif isinstance(event, AnswerEvent):
-                fields = answer_fields(event.answer, event.usage.tokens, event.usage.first_token_ms)
-                break
-        else:
-            raise RuntimeError("the answer stream ended without an answer")
+        result = services.answerer.result(Question(item.question, top_k, filters, item.as_of), retrieved)
+        fields = answer_fields(result.answer, result.usage.tokens, result.usage.first_token_ms)
     except Exception as exc:  # a failed question is a result to report, not a reason to stop the run
         error = f"{type(exc).__name__}: {exc}".rstrip(": ")
         fields = _empty_fields(abstained=False, error=error, passages=passages)
@@ -223,18 +221,13 @@ def run_record(settings: Settings, models: dict, data: dict) -> dict:
 
 
 @contextmanager
-def temporary_services(settings: Settings, like: Services | None = None) -> Iterator[Services]:
-    """Services over a fresh, empty embedded index in a temporary directory, removed afterwards.
-
-    Pass ``like`` to reuse its already-loaded embedder and generator: loading
-    the models costs seconds, an empty index nothing.
-    """
+def temporary_services(base: Services, **changes) -> Iterator[Services]:
+    """A variant of ``base`` (its models; its settings with ``changes``) over a fresh, empty
+    embedded index in a temporary directory, removed afterwards. Loading the models costs
+    seconds, an empty index nothing."""
     data_dir = Path(tempfile.mkdtemp(prefix="qa-eval-"))
-    fresh = settings.model_copy(update={"data_dir": data_dir, "chroma_host": None})
-    services = Services.build(fresh, like.embedder if like else None, like.generator if like else None)
     try:
-        yield services
+        with base.variant(data_dir=data_dir, chroma_host=None, **changes) as services:
+            yield services
     finally:
-        # Chroma caches one open system per path; close it before its files go.
-        services.store.client.close()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -109,6 +109,8 @@ class ArticleCatalog(Protocol):
     def delete(self, article_id: str) -> bool:
         """False when it was not there (the generation then stays)."""
 
+    def close(self) -> None: ...
+
 
 def open_catalog(client, name: str) -> ArticleCatalog:
     """The catalog that lives where ``client``'s vectors live (see the module docstring)."""
@@ -184,6 +186,10 @@ class SqliteCatalog:
         rows = self._query("SELECT record, body FROM articles WHERE id = ?", (article_id,))
         return (ArticleRecord.from_json(rows[0][0]), rows[0][1]) if rows else None
 
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
     def put(self, entries: Sequence[CatalogEntry]) -> None:
         with self._transaction() as db:
             # An update keeps the row (and so the article's place in the stored order).
@@ -238,6 +244,9 @@ class ChromaCatalog:
     def with_body(self, article_id: str) -> tuple[ArticleRecord, str] | None:
         got = self.records.get(ids=[article_id], include=["metadatas", "documents"])
         return (ArticleRecord.from_json(got["metadatas"][0]["record"]), got["documents"][0]) if got["ids"] else None
+
+    def close(self) -> None:
+        """Nothing of its own to release: the Chroma client is the store's."""
 
     def put(self, entries: Sequence[CatalogEntry]) -> None:
         from chromadb.utils.batch_utils import create_batches

@@ -11,7 +11,7 @@ class Chunker:
     body, so we find it from the previous chunk's start to recover offsets.
     """
 
-    def __init__(self, chunk_size: int = 160, chunk_overlap: int = 30) -> None:
+    def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
         # Imported here: llama-index takes ~1.5 s to import, and a server that
         # only answers questions never chunks.
         from llama_index.core.node_parser import SentenceSplitter

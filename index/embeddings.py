@@ -1,6 +1,7 @@
 """Text embeddings with sentence-transformers, loaded from a local path only."""
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -17,6 +18,12 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+    def warm_up(self) -> None:
+        """Load the model (the first call would otherwise)."""
+
+    def close(self) -> None:
+        """Free the model; a later call loads it again."""
 
 
 def resolve_model_path(name_or_path: str) -> tuple[str, str]:
@@ -38,38 +45,74 @@ def resolve_model_path(name_or_path: str) -> tuple[str, str]:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on CPU, batched for ingest."""
+    """A sentence-transformers model on CPU, batched for ingest.
 
-    def __init__(self, name_or_path: str, batch_size: int = 16, verbose: bool = False) -> None:
+    Constructing one loads nothing (``import sentence_transformers`` alone takes
+    seconds): ``warm_up()`` loads the model, and so does the first use.
+    """
+
+    def __init__(self, name_or_path: str, batch_size: int, verbose: bool = False) -> None:
+        self.model_id, self._path = resolve_model_path(name_or_path)
+        self.batch_size = batch_size
+        self._verbose = verbose
+        self._lock = threading.Lock()
+        self._model = None
+        self._query_thread: ThreadPoolExecutor | None = None
+
+    @property
+    def model(self):
+        """The loaded SentenceTransformer."""
+        return self._load()
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def warm_up(self) -> None:
+        """Load the model and run both paths once (a batch, a query), so no caller waits for that."""
+        self.embed(["warm up the embedding model"])
+        self.embed_query("warm up")
+
+    def close(self) -> None:
+        """Stop the query thread and drop the model (the next use loads it again)."""
+        with self._lock:
+            if self._query_thread is not None:
+                self._query_thread.shutdown()
+            self._model, self._query_thread = None, None
+
+    def _load(self):
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        # transformers draws a "Loading weights" bar on stderr at every load (process-wide switch).
-        (transformers_logging.enable_progress_bar if verbose else transformers_logging.disable_progress_bar)()
-        self.model_id, path = resolve_model_path(name_or_path)
-        self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_embedding_dimension())
-        self.batch_size = batch_size
-        # One short text encodes fastest and most steadily on one thread (measured: 7-11 ms,
-        # against up to 440 ms with two), batches faster on all of them. torch's thread count
-        # is per thread once a thread has run an op, so queries get a thread of their own set
-        # to one, and the process-wide default it also sets is put back once, here: switching
-        # it per call raced with the threads embedding batches or searching meanwhile.
-        threads = torch.get_num_threads()
-        self._query_thread = ThreadPoolExecutor(1, "embed-query", initializer=_one_torch_thread)
-        self._query_thread.submit(int).result()
-        torch.set_num_threads(threads)
+        with self._lock:
+            if self._model is not None:
+                return self._model
+            # transformers draws a "Loading weights" bar on stderr at every load (process-wide switch).
+            (transformers_logging.enable_progress_bar if self._verbose else transformers_logging.disable_progress_bar)()
+            model = SentenceTransformer(self._path, device="cpu", local_files_only=True)
+            # One short text encodes fastest and most steadily on one thread (measured: 7-11 ms,
+            # against up to 440 ms with two), batches faster on all of them. torch's thread count
+            # is per thread once a thread has run an op, so queries get a thread of their own set
+            # to one, and the process-wide default it also sets is put back once, here: switching
+            # it per call raced with the threads embedding batches or searching meanwhile.
+            threads = torch.get_num_threads()
+            self._query_thread = ThreadPoolExecutor(1, "embed-query", initializer=_one_torch_thread)
+            self._query_thread.submit(int).result()
+            torch.set_num_threads(threads)
+            self._model = model
+            return model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._model.encode(
+        return self.model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         ).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
+        self._load()
         return self._query_thread.submit(self.embed, [text]).result()[0]
 
 

@@ -163,6 +163,11 @@ class ChromaStore:
         self.catalog = open_catalog(client, name)
         self._migrate_first_layout(f"{name}__articles")
 
+    def close(self) -> None:
+        """Close the catalog and the Chroma client (Chroma frees its system once its last client closes)."""
+        self.catalog.close()
+        self.client.close()
+
     def _check_model(self) -> None:
         meta = self.chunks.metadata or {}
         stored_model, stored_dim = meta.get("embedding_model"), meta.get("embedding_dim")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator, Union
+from typing import Callable, Iterator, Union
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from qa_service.models import Answer, AnswerSentence, Citation, Filters, Passage
 from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, format_passages
 from qa_service.questions import QuestionProfile, is_open_statement, names_in, profile
 from qa_service.retrieval import Retriever, to_passage
+from qa_service.settings import CheckingSettings, GenerationSettings
 
 ABSTAIN_MESSAGE = "The indexed articles do not answer this question."
 
@@ -39,6 +40,8 @@ class TokenEvent:
 
 @dataclass(frozen=True)
 class AnswerEvent:
+    """The last event of a stream, and the one result of ``Answerer.result``."""
+
     answer: Answer
     usage: Usage
 
@@ -56,29 +59,44 @@ class Answerer:
     """
 
     def __init__(self, retriever: Retriever, prompts: PromptBuilder, generator: Generator,
-                 checker: CitationChecker, *, max_tokens: int = 96, flag_unsupported: bool = False,
-                 prompt_words: int = 60, list_sentences: int = 3, condense: bool = True,
-                 extractive_fallback: bool = True, judge_candidates: int = 0) -> None:
+                 checker: CitationChecker, generation: GenerationSettings = GenerationSettings(),
+                 checking: CheckingSettings = CheckingSettings()) -> None:
         self.retriever = retriever
         self.prompts = prompts
         self.generator = generator
         self.checker = checker
-        self.max_tokens = max_tokens
-        self.flag_unsupported = flag_unsupported
-        self.prompt_words = prompt_words
-        self.list_sentences = list_sentences
-        self.condense = condense
-        self.extractive_fallback = extractive_fallback
-        self.judge_candidates = judge_candidates
-        generator.prime(prompts.prefix)
+        self.max_tokens = generation.max_answer_tokens
+        self.flag_unsupported = checking.unsupported == "flag"
+        self.prompt_words = generation.prompt_words
+        self.list_sentences = generation.list_sentences
+        self.condense = generation.condense
+        self.extractive_fallback = generation.extractive_fallback
+        self.judge_candidates = generation.judge_candidates
+        self._primed = False
+
+    def warm_up(self) -> None:
+        """Have the model evaluate the prompt's fixed prefix once, before the first question
+        (the first question does it otherwise)."""
+        if not self._primed:
+            self.generator.prime(self.prompts.prefix)
+            self._primed = True
 
     def ask(self, question: Question) -> Answer:
+        return self.result(question).answer
+
+    def result(self, question: Question, on_passages: Callable[[list[Passage]], None] | None = None) -> AnswerEvent:
+        """The whole answer at once, for callers that show nothing while it is being made.
+        ``on_passages`` hears the retrieved passages as soon as they are known, so a caller
+        keeps them when answering then fails."""
         for event in self.stream(question):
-            if isinstance(event, AnswerEvent):
-                return event.answer
+            if isinstance(event, PassagesEvent) and on_passages is not None:
+                on_passages(event.passages)
+            elif isinstance(event, AnswerEvent):
+                return event
         raise AssertionError("stream ended without an answer")
 
     def stream(self, question: Question) -> Iterator[Event]:
+        """Passages, then the draft's tokens (when the model runs), then the answer."""
         clock = _Clock()
         found = self.retriever.retrieve(question.text, question.top_k, question.filters, question.as_of)
         clock.lap("retrieve")
@@ -93,6 +111,7 @@ class Answerer:
     def answer_from(self, question: Question, passages: list[Passage], query_vector: np.ndarray,
                     clock: "_Clock | None" = None) -> Iterator[Event]:
         """Answer from given passages (retrieval done): evidence, draft, verification, answer."""
+        self.warm_up()
         clock = clock or _Clock()
         q = profile(question.text)
         evidence = rank_evidence(q, passages, self.checker.sentence_vectors(passages), query_vector)

@@ -26,6 +26,7 @@ from index.store import sentence_id
 from qa_service.evidence import Evidence, required_predicate
 from qa_service.models import Passage
 from qa_service.questions import QuestionProfile, adds_answer, drops_partner, predicate_coverage
+from qa_service.settings import CheckingSettings
 from qa_service.support import (SourceTerms, content_words, key_terms, missing, stem, strip_citation_marks,
                                 support_score, words)
 
@@ -63,11 +64,12 @@ def states(claim: str, sources: SourceTerms, question: SourceTerms | None = None
 class CitationChecker:
     """Verifies answer sentences against evidence and keeps passage sentence vectors."""
 
-    def __init__(self, embedder: Embedder, threshold: float = 0.5, cache_passages: int = 4096,
+    def __init__(self, embedder: Embedder, settings: CheckingSettings = CheckingSettings(), *,
+                 cache_passages: int = 4096,
                  stored: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> None:
         self.embedder = embedder
         self.stored = stored
-        self.threshold = threshold
+        self.threshold = settings.support_threshold
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_size = cache_passages
         self._cache_lock = threading.Lock()

@@ -8,12 +8,14 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Iterator, Protocol
 
 import httpx
 import numpy as np
+
+from qa_service.settings import GenerationSettings
 
 
 class ModelUnavailable(RuntimeError):
@@ -54,6 +56,19 @@ class Generator(Protocol):
         """Stop the running ``stream`` as soon as possible (called from another thread);
         it raises ``Interrupted``. Streams started later are not affected."""
 
+    def warm_up(self) -> None:
+        """Load the model (the first prompt would otherwise)."""
+
+    def close(self) -> None:
+        """Free the model or the connections; a later prompt loads it again."""
+
+
+def generator_for(settings: GenerationSettings, verbose: bool = False) -> Generator:
+    """The backend ``settings`` name; nothing is loaded or connected yet."""
+    if settings.llm_backend == "openai":
+        return OpenAIGenerator(settings)
+    return LlamaCppGenerator(settings, verbose=verbose)
+
 
 def default_gguf_path() -> Path:
     """The Gemma 3 270M Q4_K_M file shipped (in parts) by a PyPI package."""
@@ -63,22 +78,55 @@ def default_gguf_path() -> Path:
 
 
 class LlamaCppGenerator:
-    """llama.cpp in process; the model is loaded once and used by one thread at a time."""
+    """llama.cpp in process; the model is loaded once and used by one thread at a time.
 
-    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 2, verbose: bool = False) -> None:
-        from llama_cpp import Llama
+    Constructing one loads nothing: ``warm_up()`` loads the model, and so does
+    the first prompt; ``close()`` frees it.
+    """
 
-        self.name = _model_name(model_path)
-        # Errors always; warnings when verbose. llama-cpp-python's own verbose mode dumps
-        # hundreds of lines of model metadata, so it stays off.
-        _native_log().threshold = _NativeLog.WARN if verbose else _NativeLog.ERROR
-        self._llm = Llama(
-            model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512,
-            flash_attn=True, verbose=False,
-        )
+    def __init__(self, settings: GenerationSettings, verbose: bool = False) -> None:
+        self.settings = settings
+        self.verbose = verbose
+        self._llm = None
         self._lock = threading.Lock()
+        self._abort_flag = ctypes.create_string_buffer(2)
         self._prefix: str | None = None
         self._prefix_tokens: list[int] = []
+
+    @cached_property
+    def model_path(self) -> Path:
+        return self.settings.gguf_path or default_gguf_path()
+
+    @property
+    def name(self) -> str:
+        return _model_name(self.model_path)
+
+    def llama_params(self) -> dict:
+        """The arguments of ``llama_cpp.Llama`` for this model (the bench builds its raw baseline from them)."""
+        s = self.settings
+        return {"model_path": str(self.model_path), "n_ctx": s.llm_context, "n_threads": s.llm_threads,
+                "n_batch": 512, "flash_attn": True, "verbose": False}
+
+    def warm_up(self) -> None:
+        with self._lock:
+            self._load()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+    def _load(self) -> None:
+        """Called with the lock held."""
+        if self._llm is not None:
+            return
+        from llama_cpp import Llama
+
+        # Errors always; warnings when verbose. llama-cpp-python's own verbose mode dumps
+        # hundreds of lines of model metadata, so it stays off.
+        _native_log().threshold = _NativeLog.WARN if self.verbose else _NativeLog.ERROR
+        self._llm = Llama(**self.llama_params())
         self._install_abort()
 
     def _install_abort(self) -> None:
@@ -92,7 +140,6 @@ class LlamaCppGenerator:
         """
         import llama_cpp
 
-        self._abort_flag = ctypes.create_string_buffer(2)
         strlen = ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value
         self._abort_callback = llama_cpp.ggml_abort_callback(strlen)  # kept: llama.cpp holds only the pointer
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_callback,
@@ -106,6 +153,7 @@ class LlamaCppGenerator:
         """The model, for one caller at a time. An interrupt that came after the previous
         caller was done (its client left late) must not stop this one."""
         with self._lock:
+            self._load()
             self._abort_flag[0] = b"\x00"
             yield
 
@@ -165,7 +213,8 @@ class LlamaCppGenerator:
                 raise
 
     def count_tokens(self, text: str) -> int:
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
+        with self._turn():
+            return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
     def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
         """Mean log-probability of ``target``'s tokens after the primed prefix plus each context.
@@ -220,16 +269,18 @@ class OpenAIGenerator:
     model prompted completion-style; chat templates would get in the way.
     """
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None,
-                 timeout_s: float = 60.0, retries: int = 2) -> None:
-        self.name = model
-        self.model = model
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    def __init__(self, settings: GenerationSettings) -> None:
+        self.name = self.model = settings.openai_model
+        headers = {"Authorization": f"Bearer {settings.openai_api_key}"} if settings.openai_api_key else {}
+        timeout_s = settings.llm_timeout_s
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers,
+            base_url=settings.openai_base_url.rstrip("/"), headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
         )
-        self.retries = retries
+        self.retries = settings.llm_retries
+
+    def warm_up(self) -> None:
+        """Nothing to load: the server holds the model."""
 
     def prime(self, prefix: str) -> None:
         """Nothing to do: servers such as vLLM and llama.cpp cache shared prefixes themselves."""

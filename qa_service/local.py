@@ -7,8 +7,9 @@ without the embedding model (no torch), search loads no language model.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from qa_service.api.schemas import ArticleDetail, ArticleList, AskRequest, IngestResponse, SearchRequest, SearchResponse
 from qa_service.client import ServiceError
@@ -45,36 +46,9 @@ class LocalService:
 
     @cached_property
     def services(self) -> Services:
-        from index.catalog import IncompatibleIndex
         from qa_service.services import Services
 
-        try:
-            return Services.build(self.settings)
-        except IncompatibleIndex as err:
-            raise ServiceError(str(err)) from None
-
-    @cached_property
-    def _records(self) -> ChromaStore | None:
-        """The store for article records (list, show, delete) without loading the embedding model:
-        importing torch alone takes seconds. The model is checked by name against the one the index
-        records; its dimension is checked by the commands that embed. None when there is no index yet."""
-        from chromadb.errors import NotFoundError
-
-        from index.embeddings import resolve_model_path
-        from index.catalog import IncompatibleIndex
-        from index.store import ChromaStore, make_client
-
-        s = self.settings
-        model_id, _ = resolve_model_path(s.embed_model)
-        client = make_client(path=str(s.chroma_path), host=s.chroma_host, port=s.chroma_port)
-        try:
-            recorded = client.get_collection(s.collection).metadata or {}
-        except NotFoundError:
-            return None
-        try:
-            return ChromaStore(client, s.collection, model_id, int(recorded.get("embedding_dim") or 0))
-        except IncompatibleIndex as err:
-            raise ServiceError(str(err)) from None
+        return Services(self.settings)
 
     def ask(self, request: AskRequest) -> Answer:
         from qa_service.answering import Question
@@ -82,26 +56,46 @@ class LocalService:
 
         question = Question(request.question, request.top_k or self.settings.top_k, request.filters, request.as_of)
         try:
-            return self.services.answerer.ask(question)
+            with _index_checked():
+                return self.services.answerer.result(question).answer
         except ModelUnavailable as err:
             raise ServiceError(f"{err}; start the model server or check QA_OPENAI_BASE_URL") from None
 
     def search(self, request: SearchRequest) -> SearchResponse:
-        return search_passages(self.services.retriever, request, self.settings.top_k)
+        with _index_checked():
+            return search_passages(self.services.retriever, request, self.settings.top_k)
 
     def ingest(self, articles: Sequence[Article], advance: Callable[[int], None]) -> IngestResponse:
-        report = self.services.ingestor.ingest(articles, on_article=lambda _: advance(1))
+        with _index_checked():
+            report = self.services.ingestor.ingest(articles, on_article=lambda _: advance(1))
         return IngestResponse(**report.to_dict(), warnings=[])
 
     def list_articles(self, offset: int, limit: int) -> ArticleList:
-        store = self._records
+        store = self._records()
         if store is None:
             return ArticleList(total=0, offset=offset, limit=limit, articles=[])
         return ArticleList(total=store.count_articles(), offset=offset, limit=limit,
                            articles=store.list_articles(offset, limit))
 
     def article(self, article_id: str) -> ArticleDetail | None:
-        return ArticleDetail.of(self._records and self._records.article_with_body(article_id))
+        store = self._records()
+        return ArticleDetail.of(store and store.article_with_body(article_id))
 
     def delete(self, article_id: str) -> bool:
-        return bool(self._records and self._records.delete_article(article_id))
+        store = self._records()
+        return bool(store and store.delete_article(article_id))
+
+    def _records(self) -> ChromaStore | None:
+        with _index_checked():
+            return self.services.records
+
+
+@contextmanager
+def _index_checked() -> Iterator[None]:
+    """An index made with another embedding model is the user's error to fix, not a crash."""
+    from index.catalog import IncompatibleIndex
+
+    try:
+        yield
+    except IncompatibleIndex as err:
+        raise ServiceError(str(err)) from None

@@ -1,9 +1,22 @@
 """Request and response models at the service boundary (shared by CLI and HTTP)."""
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from index.store import StoredChunk
+
+DAY_SECONDS = 86400
+
+
+def day_bounds(day: date) -> tuple[int, int]:
+    """The first and last second of ``day`` (UTC), as epoch seconds."""
+    start = int(datetime.combine(day, time.min, tzinfo=timezone.utc).timestamp())
+    return start, start + DAY_SECONDS - 1
 
 
 class Filters(BaseModel):
@@ -15,6 +28,57 @@ class Filters(BaseModel):
     article_ids: list[str] | None = None
     published_after: date | None = None
     published_before: date | None = None
+
+    def where(self, as_of: date | None = None) -> dict[str, Any] | None:
+        """This filter as a Chroma ``where`` on chunk metadata; ``as_of`` also ends the window."""
+        window = _Window.of(self, as_of)
+        clauses: list[dict[str, Any]] = []
+        if self.sources:
+            clauses.append({"source": {"$in": self.sources}})
+        if self.article_ids:
+            clauses.append({"article_id": {"$in": self.article_ids}})
+        if window.after is not None:
+            clauses.append({"published_ts": {"$gte": window.after}})
+        if window.before is not None:
+            clauses.append({"published_ts": {"$lte": window.before}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def predicate(self, as_of: date | None = None) -> Callable[[StoredChunk], bool]:
+        """The same filter as ``where``, as a test of one chunk (for the keyword side)."""
+        window = _Window.of(self, as_of)
+
+        def matches(chunk: StoredChunk) -> bool:
+            if self.sources and chunk.source not in self.sources:
+                return False
+            if self.article_ids and chunk.article_id not in self.article_ids:
+                return False
+            return window.holds(chunk.published_ts)
+
+        return matches
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Inclusive publication window in epoch seconds (None = open)."""
+
+    after: int | None = None
+    before: int | None = None
+
+    @classmethod
+    def of(cls, filters: Filters, as_of: date | None) -> "_Window":
+        after = day_bounds(filters.published_after)[0] if filters.published_after else None
+        befores = [day_bounds(d)[1] for d in (filters.published_before, as_of) if d]
+        return cls(after, min(befores) if befores else None)
+
+    def holds(self, ts: int | None) -> bool:
+        """An undated chunk is outside every window that is not open on both ends."""
+        if self.after is None and self.before is None:
+            return True
+        if ts is None:
+            return False
+        return (self.after is None or ts >= self.after) and (self.before is None or ts <= self.before)
 
 
 class PassageSentence(BaseModel):

@@ -1,52 +1,87 @@
-"""The one place that builds the object graph from Settings.
+"""The one container: every long-lived component of a process, built from one Settings.
 
-CLI commands and the FastAPI app factory call ``Services.build`` once per
-process and pass the result down; models are loaded here and nowhere else.
+The CLI, the app factory and the evals build one per process (the bench one
+per variant, from changed settings) and pass it down. Building it is cheap
+and touches nothing: each component is made on first use, models load on
+their first call or in ``warm_up()``, and ``close()`` releases what was loaded
+or opened.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 
 from index.chunking import Chunker
-from index.embeddings import Embedder, SentenceTransformerEmbedder
+from index.embeddings import Embedder, SentenceTransformerEmbedder, resolve_model_path
 from index.keyword import KeywordIndex
 from index.pipeline import Ingestor
 from index.store import ChromaStore, make_client
 from qa_service.answering import Answerer
 from qa_service.citations import CitationChecker
-from qa_service.generation import Generator, LlamaCppGenerator, OpenAIGenerator, default_gguf_path
+from qa_service.generation import Generator, generator_for
 from qa_service.prompting import PromptBuilder, load_template
 from qa_service.retrieval import Retriever
 from qa_service.settings import Settings
 
 
-@dataclass
+def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
+    """The embedding model ``settings`` name (not loaded yet)."""
+    return SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size, verbose=settings.verbose)
+
+
 class Services:
-    """Long-lived components of one process. The language model loads on first use."""
+    """Long-lived components of one process.
 
-    settings: Settings
-    embedder: Embedder
-    store: ChromaStore
-    shared_generator: Generator | None = None
-    keywords: KeywordIndex = field(init=False)
+    Pass ``embedder`` / ``generator`` to share models another container loaded
+    (tests, evals and the bench build several indexes over one pair of models);
+    ``close()`` leaves shared models to their owner.
+    """
 
-    def __post_init__(self) -> None:
-        self.keywords = KeywordIndex(self.store.generation, self.store.iter_chunks)
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
+                 generator: Generator | None = None) -> None:
+        self.settings = settings
+        self._shared_embedder = embedder
+        self._shared_generator = generator
+        self.warm = False  # set by warm_up(): models loaded, the fixed prompt evaluated, BM25 built
 
-    @classmethod
-    def build(cls, settings: Settings, embedder: Embedder | None = None,
-              generator: Generator | None = None) -> "Services":
-        """Build from settings; pass ``embedder``/``generator`` to reuse already-loaded models."""
-        embedder = embedder or SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size,
-                                                           verbose=settings.verbose)
-        if settings.chroma_host:
-            client = make_client(host=settings.chroma_host, port=settings.chroma_port)
+    @cached_property
+    def embedder(self) -> Embedder:
+        return self._shared_embedder or embedder_for(self.settings)
+
+    @cached_property
+    def generator(self) -> Generator:
+        return self._shared_generator or generator_for(self.settings.generation, verbose=self.settings.verbose)
+
+    @cached_property
+    def store(self) -> ChromaStore:
+        """The index; opening it needs the embedding model's dimension, so that model loads here."""
+        s = self.settings
+        if s.chroma_host:
+            client = make_client(host=s.chroma_host, port=s.chroma_port)
         else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            client = make_client(path=str(settings.chroma_path))
-        store = ChromaStore(client, settings.collection, embedder.model_id, embedder.dim)
-        return cls(settings, embedder, store, generator)
+            s.data_dir.mkdir(parents=True, exist_ok=True)
+            client = make_client(path=str(s.chroma_path))
+        return ChromaStore(client, s.collection, self.embedder.model_id, self.embedder.dim)
+
+    @cached_property
+    def records(self) -> ChromaStore | None:
+        """The index for article records only (list, show, delete), opened without loading the
+        embedding model: importing torch alone takes seconds. The model is checked by name
+        against the one the index records; its dimension by the commands that embed. None
+        when there is no index yet."""
+        from chromadb.errors import NotFoundError
+
+        s = self.settings
+        model_id, _ = resolve_model_path(s.embed_model)
+        client = make_client(path=str(s.chroma_path), host=s.chroma_host, port=s.chroma_port)
+        try:
+            recorded = client.get_collection(s.collection).metadata or {}
+        except NotFoundError:
+            return None
+        return ChromaStore(client, s.collection, model_id, int(recorded.get("embedding_dim") or 0))
+
+    @cached_property
+    def keywords(self) -> KeywordIndex:
+        return KeywordIndex(self.store.generation, self.store.iter_chunks)
 
     @cached_property
     def ingestor(self) -> Ingestor:
@@ -54,33 +89,46 @@ class Services:
 
     @cached_property
     def retriever(self) -> Retriever:
-        s = self.settings
-        return Retriever(
-            self.embedder, self.store, self.keywords, rrf_k=s.rrf_k, max_per_article=s.max_per_article,
-            min_relevance=s.min_relevance, recency_half_life_days=s.recency_half_life_days,
-            recency_weight=s.recency_weight, sentence_retrieval=s.sentence_retrieval,
-        )
+        return Retriever(self.embedder, self.store, self.keywords, self.settings.retrieval)
 
     @cached_property
     def checker(self) -> CitationChecker:
-        return CitationChecker(self.embedder, self.settings.support_threshold, stored=self.store.sentence_vectors)
-
-    @cached_property
-    def generator(self) -> Generator:
-        if self.shared_generator is not None:
-            return self.shared_generator
-        s = self.settings
-        if s.llm_backend == "openai":
-            return OpenAIGenerator(s.openai_base_url, s.openai_model, s.openai_api_key,
-                                   s.llm_timeout_s, s.llm_retries)
-        return LlamaCppGenerator(s.gguf_path or default_gguf_path(), s.llm_context, s.llm_threads, verbose=s.verbose)
+        return CitationChecker(self.embedder, self.settings.checking, stored=self.store.sentence_vectors)
 
     @cached_property
     def answerer(self) -> Answerer:
-        return Answerer(
-            self.retriever, PromptBuilder(load_template("answer.txt")), self.generator, self.checker,
-            max_tokens=self.settings.max_answer_tokens, flag_unsupported=self.settings.unsupported == "flag",
-            prompt_words=self.settings.prompt_words, list_sentences=self.settings.list_sentences,
-            condense=self.settings.condense, extractive_fallback=self.settings.extractive_fallback,
-            judge_candidates=self.settings.judge_candidates,
-        )
+        return Answerer(self.retriever, PromptBuilder(load_template("answer.txt")), self.generator, self.checker,
+                        self.settings.generation, self.settings.checking)
+
+    def variant(self, *, embedder: Embedder | None = None, generator: Generator | None = None,
+                **changes) -> "Services":
+        """A container over these settings with ``changes``, sharing this one's models (or
+        using the given ones): evals and the bench build indexes over one pair of loaded models."""
+        return Services(self.settings.model_copy(update=changes), embedder=embedder or self.embedder,
+                        generator=generator or self.generator)
+
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for: both models, the
+        evaluated prompt prefix and the keyword index."""
+        self.embedder.warm_up()
+        self.generator.warm_up()
+        self.answerer.warm_up()
+        self.keywords.current()
+        self.warm = True
+
+    def close(self) -> None:
+        """Release the index connection and the models this container loaded (not shared ones)."""
+        built = vars(self)  # cached_property keeps what was made here
+        for name in ("store", "records"):
+            if built.get(name) is not None:
+                built[name].close()
+        for name, shared in (("embedder", self._shared_embedder), ("generator", self._shared_generator)):
+            if name in built and shared is None:
+                built[name].close()
+        self.warm = False
+
+    def __enter__(self) -> "Services":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()

@@ -2,34 +2,107 @@
 
 Built once by the caller (CLI command or app factory) and passed down; nothing
 in the project reads the environment at import time.
+
+Each group below is what one kind of component takes (the retriever its
+``RetrievalSettings``, the answerer its ``GenerationSettings`` ...), and the
+one place its defaults are written. ``Settings`` inherits every group, so the
+variable names stay flat (``QA_TOP_K``, not ``QA_RETRIEVAL__TOP_K``), and hands
+out each group as a view: ``settings.retrieval``.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Generic, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 
 
-class Settings(BaseSettings):
-    """Every knob of the service. Names of the first block are a public contract."""
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_config = SettingsConfigDict(env_prefix="QA_", env_file=None, extra="ignore")
+
+class RetrievalSettings(_Group):
+    top_k: int = 5
+    max_per_article: int = 3
+    rrf_k: int = 60
+    min_relevance: float = Field(0.25, description="best dense cosine below this -> abstain")
+    recency_half_life_days: float = 7.0
+    recency_weight: float = Field(0.3, description="max boost of a story published on the as_of day")
+    sentence_retrieval: bool = Field(True, description="also search sentence vectors; a matching sentence brings its chunk")
+
+
+class GenerationSettings(_Group):
+    # -- contract names (design.md) --
+    llm_backend: Literal["llama_cpp", "openai"] = "llama_cpp"
+    gguf_path: Path | None = None
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "default"
+    openai_api_key: str | None = None
+
+    llm_context: int = 2048
+    llm_threads: int = 2
+    llm_timeout_s: float = 60.0
+    llm_retries: int = 2
+    max_answer_tokens: int = 96
+    prompt_words: int = Field(
+        60, ge=1, description="evidence words the model reads: the best-ranked answering sentences "
+        "while the budget lasts (at least one); its draft may cite only these")
+    list_sentences: int = Field(3, ge=1, description="most sentences of an answer to a list question (who attended)")
+    condense: bool = Field(True, description="the model condenses the answering sentences; false: the answer "
+                           "is the best answering sentence(s) verbatim, and no model runs")
+    judge_candidates: int = Field(0, ge=0, description="the best answering sentences the model reorders by "
+                                  "log P(question | sentence); 0 = keep the evidence order")
+    extractive_fallback: bool = Field(True, description="when the model's draft fails verification, answer with "
+                                      "the best answering sentence (false: abstain)")
+
+
+class CheckingSettings(_Group):
+    support_threshold: float = 0.5
+    unsupported: Literal["drop", "flag"] = "drop"
+
+
+class HttpSettings(_Group):
+    api_key: str | None = None  # contract name (design.md)
+    max_question_chars: int = 1000
+    max_article_chars: int = 200_000
+    max_batch_articles: int = 100
+    max_upload_mb: float = 10.0
+    max_file_mb: float = 10.0
+    queue_size: int = 8
+    cors_origins: list[str] = []
+    metrics_public: bool = Field(False, description="/metrics answers without QA_API_KEY (for a scraper)")
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+G = TypeVar("G", bound=_Group)
+
+
+class _View(Generic[G]):
+    """``settings.retrieval`` and its siblings: one group's fields of these settings."""
+
+    def __init__(self, group: type[G]) -> None:
+        self.group = group
+
+    def __get__(self, settings: BaseModel | None, owner: type | None = None) -> G:
+        return self.group(**{name: getattr(settings, name) for name in self.group.model_fields})
+
+
+class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSettings, BaseSettings):
+    """Every knob of the service. Names marked as contract names are public (design.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=None, extra="ignore", frozen=False)
 
     # -- contract names (design.md) --
     data_dir: Path = Path(".qa-data")
     chroma_host: str | None = None
     chroma_port: int = 8000
     embed_model: str = DEFAULT_EMBED_MODEL
-    llm_backend: Literal["llama_cpp", "openai"] = "llama_cpp"
-    gguf_path: Path | None = None
-    openai_base_url: str = "http://127.0.0.1:8080/v1"
-    openai_model: str = "default"
-    openai_api_key: str | None = None
-    api_key: str | None = None
 
     # -- command line --
     server_url: str | None = Field(None, description="the CLI talks to the qa-service at this URL instead of "
@@ -43,51 +116,13 @@ class Settings(BaseSettings):
     chunk_size: int = Field(160, description="chunk size in tokens of the splitter")
     chunk_overlap: int = Field(30, description="overlap between chunks in tokens")
     embed_batch_size: int = 16
-    max_file_mb: float = 10.0
 
-    # -- retrieval --
-    top_k: int = 5
-    max_per_article: int = 3
-    rrf_k: int = 60
-    min_relevance: float = Field(0.25, description="best dense cosine below this -> abstain")
-    recency_half_life_days: float = 7.0
-    recency_weight: float = Field(0.3, description="max boost of a story published on the as_of day")
-    sentence_retrieval: bool = Field(True, description="also search sentence vectors; a matching sentence brings its chunk")
-
-    # -- generation --
-    llm_context: int = 2048
-    llm_threads: int = 2
-    max_answer_tokens: int = 96
-    prompt_words: int = Field(
-        60, ge=1, description="evidence words the model reads: the best-ranked answering sentences "
-        "while the budget lasts (at least one); its draft may cite only these")
-    list_sentences: int = Field(3, ge=1, description="most sentences of an answer to a list question (who attended)")
-    condense: bool = Field(True, description="the model condenses the answering sentences; false: the answer "
-                           "is the best answering sentence(s) verbatim, and no model runs")
-    judge_candidates: int = Field(0, ge=0, description="the best answering sentences the model reorders by "
-                                  "log P(question | sentence); 0 = keep the evidence order")
-    extractive_fallback: bool = Field(True, description="when the model's draft fails verification, answer with "
-                                      "the best answering sentence (false: abstain)")
-    llm_timeout_s: float = 60.0
-    llm_retries: int = 2
-
-    # -- citation checking --
-    support_threshold: float = 0.5
-    unsupported: Literal["drop", "flag"] = "drop"
-
-    # -- HTTP --
-    max_question_chars: int = 1000
-    max_article_chars: int = 200_000
-    max_batch_articles: int = 100
-    max_upload_mb: float = 10.0
-    queue_size: int = 8
-    cors_origins: list[str] = []
-    metrics_public: bool = Field(False, description="/metrics answers without QA_API_KEY (for a scraper)")
+    # -- each group, as its components take it --
+    retrieval: ClassVar[_View[RetrievalSettings]] = _View(RetrievalSettings)
+    generation: ClassVar[_View[GenerationSettings]] = _View(GenerationSettings)
+    checking: ClassVar[_View[CheckingSettings]] = _View(CheckingSettings)
+    http: ClassVar[_View[HttpSettings]] = _View(HttpSettings)
 
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
-
-    @property
-    def max_file_bytes(self) -> int:
-        return int(self.max_file_mb * 1024 * 1024)

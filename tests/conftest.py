@@ -24,16 +24,16 @@ from qa_service.settings import Settings  # noqa: E402
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embeddings import SentenceTransformerEmbedder
+    from qa_service.services import embedder_for
 
-    return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    return embedder_for(Settings())
 
 
 @pytest.fixture(scope="session")
 def generator():
-    from qa_service.generation import LlamaCppGenerator, default_gguf_path
+    from qa_service.generation import LlamaCppGenerator
 
-    return LlamaCppGenerator(default_gguf_path())
+    return LlamaCppGenerator(Settings().generation)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +66,7 @@ def demo_services(request, tmp_path_factory, embedder, generator, demo_articles)
     from qa_service.services import Services
 
     settings = store_settings(request.param, request, tmp_path_factory.mktemp("demo-index"))
-    services = Services.build(settings, embedder=embedder, generator=generator)
+    services = Services(settings, embedder=embedder, generator=generator)
     services.ingestor.ingest(demo_articles)
     return services
 
@@ -76,7 +76,7 @@ def fresh_services(request, tmp_path, embedder):
     """Services over an empty index of its own, embedded or on the Chroma server (no language model)."""
     from qa_service.services import Services
 
-    return Services.build(store_settings(request.param, request, tmp_path / "index"), embedder=embedder)
+    return Services(store_settings(request.param, request, tmp_path / "index"), embedder=embedder)
 
 
 # -- HTTP API fixtures (tests/test_api.py, tests/test_browser.py) ------------
@@ -90,7 +90,7 @@ def api_services(request, tmp_path_factory, embedder, generator, demo_articles):
     from qa_service.services import Services
 
     settings = store_settings(request.param, request, tmp_path_factory.mktemp("api-index"))
-    services = Services.build(settings, embedder=embedder, generator=generator)
+    services = Services(settings, embedder=embedder, generator=generator)
     services.ingestor.ingest(demo_articles)
     return services
 

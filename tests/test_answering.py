@@ -12,6 +12,7 @@ from qa_service.citations import CitationChecker
 from qa_service.generation import Usage
 from qa_service.models import Filters
 from qa_service.prompting import PromptBuilder, load_template
+from qa_service.settings import GenerationSettings
 
 MOU_TITLE_WORD = "BlackRock"
 
@@ -116,7 +117,7 @@ class ScriptedGenerator:
 
 def _scripted(services, text: str, prompt_words: int = 120) -> Answerer:
     return Answerer(services.retriever, PromptBuilder(load_template("answer.txt")), ScriptedGenerator(text),
-                    services.checker, prompt_words=prompt_words)
+                    services.checker, GenerationSettings(prompt_words=prompt_words))
 
 
 def test_invented_sentence_is_dropped(demo_services):

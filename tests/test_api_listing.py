@@ -29,7 +29,7 @@ KEY = "listing-key-7f3a"
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory, embedder, generator) -> Services:
-    return Services.build(Settings(data_dir=tmp_path_factory.mktemp("listing-index")), embedder=embedder,
+    return Services(Settings(data_dir=tmp_path_factory.mktemp("listing-index")), embedder=embedder,
                           generator=generator)
 
 

@@ -82,7 +82,7 @@ DROP_FILES = """(files) => {
 def services(tmp_path_factory, embedder, demo_articles) -> Services:
     """A small index of this module's own, and a language model on one thread."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("page-index"), llm_threads=1)
-    built = Services.build(settings, embedder=embedder)
+    built = Services(settings, embedder=embedder)
     built.ingestor.ingest([a for a in demo_articles if a.title in CORPUS])
     return built
 

@@ -22,7 +22,7 @@ from evals.realtimeqa import (
 )
 from evals.runner import NO_POOL, run_gold
 from index.loaders import load_paths
-from qa_service.answering import AnswerEvent, PassagesEvent, TokenEvent
+from qa_service.answering import Answerer, AnswerEvent, PassagesEvent, TokenEvent
 from qa_service.generation import Usage
 from qa_service.models import Answer, AnswerSentence, Citation, Passage
 from qa_service.settings import Settings
@@ -217,6 +217,8 @@ def _passage(n, text):
 
 class _FakeAnswerer:
     """Replays the events the real Answerer would stream; raises for the question "boom"."""
+
+    result = Answerer.result  # the real one, over these events
 
     def __init__(self):
         self.asked = []

@@ -89,7 +89,7 @@ def test_killed_ingest_rerun_leaves_a_consistent_index(tmp_path, embedder):
     assert first.returncode == -signal.SIGKILL
 
     settings = Settings(data_dir=data)
-    partial = Services.build(settings, embedder=embedder).store.count_articles()
+    partial = Services(settings, embedder=embedder).store.count_articles()
     assert partial < n_articles, "the kill came after the ingest had finished"
 
     second = subprocess.run([str(BIN / "qa-service"), "ingest", str(jsonl), "--json"], capture_output=True,
@@ -99,7 +99,7 @@ def test_killed_ingest_rerun_leaves_a_consistent_index(tmp_path, embedder):
     assert report["added"] + report["updated"] + report["unchanged"] == n_articles
     assert report["unchanged"] == partial  # complete articles from the first run are kept as they are
 
-    store = Services.build(settings, embedder=embedder).store
+    store = Services(settings, embedder=embedder).store
     records = store.list_articles(limit=10 * n_articles)
     chunks = list(store.iter_chunks())
     per_article = Counter(c.article_id for c in chunks)
@@ -120,7 +120,7 @@ def test_chroma_server_down_is_503_and_recovers(tmp_path, embedder, generator, d
     settings = Settings(data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port,
                         max_answer_tokens=24, top_k=2)
     with _chroma(path, port):
-        services = Services.build(settings, embedder=embedder, generator=generator)
+        services = Services(settings, embedder=embedder, generator=generator)
         services.ingestor.ingest(demo_articles[:3])
         base = api_uvicorn(create_app(settings, services))
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
@@ -152,7 +152,7 @@ def test_model_server_down_is_503_and_recovers(tmp_path, embedder, demo_articles
     settings = Settings(data_dir=tmp_path / "data", llm_backend="openai",
                         openai_base_url=f"http://127.0.0.1:{port}/v1", openai_model="gemma-fault",
                         llm_timeout_s=60, llm_retries=1, max_answer_tokens=24, top_k=2)
-    services = Services.build(settings, embedder=embedder)
+    services = Services(settings, embedder=embedder)
     services.ingestor.ingest(demo_articles[:3])
     with llama_server(port, "gemma-fault"):
         base = api_uvicorn(create_app(settings, services))

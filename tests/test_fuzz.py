@@ -64,7 +64,7 @@ def server(tmp_path_factory, embedder, generator, demo_articles, api_uvicorn) ->
     from qa_service.services import Services
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz-index"), **LIMITS)
-    services = Services.build(settings, embedder=embedder, generator=generator)
+    services = Services(settings, embedder=embedder, generator=generator)
     services.ingestor.ingest(demo_articles)
     return api_uvicorn(create_app(settings, services))
 

@@ -10,6 +10,7 @@ from processes import llama_server as running_llama
 from qa_service.answering import Answerer, Question
 from qa_service.generation import ModelUnavailable, OpenAIGenerator, Usage
 from qa_service.prompting import STOP, PromptBuilder, load_template
+from qa_service.settings import GenerationSettings
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def llama_server():
 
 
 def test_streams_tokens_from_the_server(llama_server):
-    generator = OpenAIGenerator(llama_server, "gemma-test")
+    generator = OpenAIGenerator(GenerationSettings(openai_base_url=llama_server, openai_model="gemma-test"))
     usage = Usage()
     pieces = list(generator.stream("The capital city of France is", 12, ["\n"], usage))
     assert len(pieces) >= 2, "tokens must arrive as a stream, not in one piece"
@@ -30,7 +31,8 @@ def test_streams_tokens_from_the_server(llama_server):
 
 def test_answers_through_the_server(llama_server, demo_services):
     answerer = Answerer(demo_services.retriever, PromptBuilder(load_template("answer.txt")),
-                        OpenAIGenerator(llama_server, "gemma-test"), demo_services.checker)
+                        OpenAIGenerator(GenerationSettings(openai_base_url=llama_server, openai_model="gemma-test")),
+                        demo_services.checker)
     answer = answerer.ask(Question("Who signed the MOU between Korea and BlackRock?", 5))
     assert answer.model == "gemma-test"
     assert answer.passages and answer.timings_ms["generate"] > 0
@@ -40,7 +42,8 @@ def test_answers_through_the_server(llama_server, demo_services):
 
 
 def test_server_down_is_a_clear_error():
-    generator = OpenAIGenerator(f"http://127.0.0.1:{free_port()}/v1", "nobody", timeout_s=2, retries=1)
+    generator = OpenAIGenerator(GenerationSettings(openai_base_url=f"http://127.0.0.1:{free_port()}/v1",
+                                                   openai_model="nobody", llm_timeout_s=2, llm_retries=1))
     started = time.monotonic()
     with pytest.raises(ModelUnavailable, match="127.0.0.1"):
         list(generator.stream("hello", 5, STOP))

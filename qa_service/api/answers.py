@@ -4,19 +4,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import httpx
-from fastapi import Request
+from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse
 
 from qa_service.answering import AnswerEvent, Event, PassagesEvent, Question, TokenEvent
-from qa_service.api.deps import Runtime
+from qa_service.api.deps import Runtime, require_json
 from qa_service.api.errors import ApiError, error_body, index_unavailable
 from qa_service.api.inference import Job, QueueFull
+from qa_service.api.schemas import error_responses
 from qa_service.generation import ModelUnavailable
 
 log = logging.getLogger("qa_service.api")
+
+
+def question_route(router: APIRouter, path: str, response_model: type, stream_doc: dict[str, Any]):
+    """POST ``path``: a question in JSON, the answer as ``response_model`` or as the events of
+    ``stream_doc``; the errors of a queued question."""
+    return router.post(path, response_model=response_model, dependencies=[Depends(require_json)],
+                       responses={200: {"content": stream_doc}, **error_responses(400, 413, 415, 422, 503)})
 
 
 def start(rt: Runtime, question: Question) -> Job[Event]:

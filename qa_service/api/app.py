@@ -1,8 +1,8 @@
 """The app factory: settings in, a FastAPI app out.
 
-The lifespan builds the services once (unless given), starts the inference
-worker and loads the language model and the keyword index before the first
-request, so no request pays for loading and /readyz means what it says.
+The lifespan builds the container (unless given), starts the inference worker
+and warms the container up before the first request, so no request pays for
+loading and /readyz means what it says.
 """
 from __future__ import annotations
 
@@ -32,42 +32,37 @@ full the answer is 503 with a Retry-After header.
 """
 
 
-def _warm(services: Services) -> None:
-    """Load what the first question would otherwise wait for."""
-    services.answerer  # noqa: B018  (builds retriever, checker and the language model)
-    services.keywords.current()
-    services.embedder.embed_query("warm up")
-
-
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """The HTTP API and web page over ``services`` (built from ``settings`` when not given)."""
+    """The HTTP API and web page over ``services`` (built from ``settings`` when not given, and
+    closed with the app). The app takes its HTTP settings from ``settings``; the components
+    answer by their own."""
     metrics = Metrics()
+    http = settings.http
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        built = services or await run_in_threadpool(Services.build, settings)
-        queue = InferenceQueue(settings.queue_size, on_change=metrics.queue_waiting.set)
-        rt = Runtime(settings, built, queue, metrics)
-        app.state.runtime = rt
+        container = services or Services(settings)
+        queue = InferenceQueue(http.queue_size, on_change=metrics.queue_waiting.set)
+        app.state.runtime = Runtime(container, http, queue, metrics)
         try:
-            await run_in_threadpool(_warm, built)
-            rt.warm = True
+            await run_in_threadpool(container.warm_up)
             yield
         finally:
             queue.close()
+            if services is None:
+                container.close()
 
     app = FastAPI(title="qa-service", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan)
-    app.state.settings = settings
     install_error_handlers(app)
     # Added innermost first: metrics see every response, CORS answers preflights
     # (which carry no key) before the key guard, and a request without the key is
     # refused before its body is looked at.
-    app.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 2**20), setting="QA_MAX_UPLOAD_MB")
-    if settings.api_key:
-        app.add_middleware(ApiKeyGuard, key=settings.api_key, metrics_public=settings.metrics_public)
-        _document_key(app, public_paths(settings.metrics_public))
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+    app.add_middleware(BodyLimit, max_bytes=int(http.max_upload_mb * 2**20), setting="QA_MAX_UPLOAD_MB")
+    if http.api_key:
+        app.add_middleware(ApiKeyGuard, key=http.api_key, metrics_public=http.metrics_public)
+        _document_key(app, public_paths(http.metrics_public))
+    if http.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=http.cors_origins,
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

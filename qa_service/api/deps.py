@@ -10,18 +10,19 @@ from qa_service.api.errors import ApiError
 from qa_service.api.inference import InferenceQueue
 from qa_service.api.metrics import Metrics
 from qa_service.services import Services
-from qa_service.settings import Settings
+from qa_service.settings import HttpSettings
 
 
 @dataclass
 class Runtime:
-    """The long-lived objects of one app, built by its lifespan."""
+    """What one app adds to the container, set up by its lifespan: the HTTP settings
+    (the components' own settings are ``services.settings``), the inference queue,
+    the metrics and the write lock."""
 
-    settings: Settings
     services: Services
+    http: HttpSettings
     queue: InferenceQueue
     metrics: Metrics
-    warm: bool = False  # the language model and the keyword index are loaded
     # Index writes (ingest, delete) go one at a time: two ingests of the same
     # article must not interleave their delete-then-add of its chunks.
     writes: threading.Lock = field(default_factory=threading.Lock)

@@ -110,7 +110,7 @@ def _json_articles(raw: bytes, rt: Runtime) -> list[Article]:
 
 
 def _check_batch(count: int, rt: Runtime) -> None:
-    limit = rt.settings.max_batch_articles
+    limit = rt.http.max_batch_articles
     if count > limit:
         raise ApiError(413, "batch_too_large",
                        f"the request holds {count} articles; the limit is {limit} (QA_MAX_BATCH_ARTICLES)")
@@ -118,7 +118,7 @@ def _check_batch(count: int, rt: Runtime) -> None:
 
 def _too_long(body: str, rt: Runtime) -> str | None:
     """Why ``body`` is over the article size limit, or None."""
-    limit = rt.settings.max_article_chars
+    limit = rt.http.max_article_chars
     if len(body) <= limit:
         return None
     return f"the body is {len(body):,} characters; the limit is {limit:,} (QA_MAX_ARTICLE_CHARS)"
@@ -135,7 +135,7 @@ async def _uploaded_articles(request: Request, rt: Runtime, source: str | None,
                              warnings: list[Failure]) -> LoadResult:
     """Articles of every uploaded file, parsed in memory; bad files become failures, and
     what ``admit`` changed becomes a warning."""
-    form = await request.form(max_files=rt.settings.max_batch_articles)
+    form = await request.form(max_files=rt.http.max_batch_articles)
     files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
     if not files:
         raise ApiError(422, "no_files", "the multipart body holds no files (use the field name 'files')")
@@ -149,7 +149,7 @@ async def _uploaded_articles(request: Request, rt: Runtime, source: str | None,
                                                      "characters; send a plain file name"))
             continue
         result = await run_in_threadpool(load_upload, name, await upload.read(), source,
-                                         rt.settings.max_file_bytes)
+                                         rt.http.max_file_bytes)
         loaded.failures.extend(result.failures)
         for article in result.articles:
             admitted, note = admit(article)

@@ -29,8 +29,9 @@ async def readyz(rt: Runtime = Depends(runtime)) -> JSONResponse:
         articles = await run_in_threadpool(rt.services.store.count_articles)
     except Exception as exc:  # e.g. the Chroma server is down: not ready, not an error of this request
         log.warning("index unreachable: %s", exc)
-    model_reachable = rt.warm and await run_in_threadpool(rt.services.generator.reachable)
-    checks = {"models_loaded": rt.warm, "index_reachable": articles is not None, "model_reachable": model_reachable}
+    warm = rt.services.warm
+    model_reachable = warm and await run_in_threadpool(rt.services.generator.reachable)
+    checks = {"models_loaded": warm, "index_reachable": articles is not None, "model_reachable": model_reachable}
     ready = all(checks.values())
     body = Readiness(ready=ready, checks=checks, articles=articles,
                      queue={"waiting": rt.queue.waiting, "capacity": rt.queue.capacity, "busy": int(rt.queue.busy)})

@@ -25,41 +25,34 @@ from typing import Any, AsyncIterator
 from fastapi import APIRouter, Depends, Request
 
 from qa_service.answering import AnswerEvent, Event, Question
-from qa_service.api.answers import as_api_error, ended_early, event_stream, final_answer, start
-from qa_service.api.deps import Runtime, check_length, require_json, runtime
+from qa_service.api.answers import as_api_error, ended_early, event_stream, final_answer, question_route, start
+from qa_service.api.deps import Runtime, check_length, runtime
 from qa_service.api.errors import ApiError, error_body
 from qa_service.api.inference import Job
-from qa_service.api.schemas import ChatCompletion, ChatRequest, ModelList, error_responses
+from qa_service.api.schemas import ChatCompletion, ChatRequest, ModelList, event_stream_doc
 from qa_service.generation import Usage
 from qa_service.models import Answer
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-_STREAM_DOC = {
-    "text/event-stream": {
-        # itemSchema (OpenAPI 3.2): the schema of one event, not of the whole stream.
-        "itemSchema": {"type": "object", "required": ["data"], "properties": {
-            "data": {"type": "string", "description": "a chat.completion.chunk (JSON), an error "
-                                                      "{\"error\": {\"code\", \"message\"}}, or [DONE]"},
-        }},
-        "example": 'data: {"object": "chat.completion.chunk", "choices": [{"delta": {"role": "assistant", '
-                   '"content": ""}, ...}]}\n\ndata: [DONE]\n\n',
-    }
-}
+_STREAM_DOC = event_stream_doc(
+    {"data": {"type": "string", "description": "a chat.completion.chunk (JSON), an error "
+                                               "{\"error\": {\"code\", \"message\"}}, or [DONE]"}},
+    'data: {"object": "chat.completion.chunk", "choices": [{"delta": {"role": "assistant", '
+    '"content": ""}, ...}]}\n\ndata: [DONE]\n\n')
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, dependencies=[Depends(require_json)],
-             responses={200: {"content": _STREAM_DOC}, **error_responses(400, 413, 415, 422, 503)})
+@question_route(router, "/chat/completions", ChatCompletion, _STREAM_DOC)
 async def chat_completions(body: ChatRequest, request: Request, rt: Runtime = Depends(runtime)):
     """Answer the last user message, in OpenAI's chat.completion shape (plus `citations`, `passages`)."""
-    if refused := body.refused(rt.settings.max_answer_tokens):
+    if refused := body.refused(rt.services.settings.max_answer_tokens):
         param, why = refused
         raise ApiError(400, "unsupported_parameter", f"{param}: {why}", param=param)
     question = body.question()
     if not question:
         raise ApiError(422, "validation_error", "messages: there is no user message with text to answer")
-    check_length(question, rt.settings.max_question_chars, "question", "QA_MAX_QUESTION_CHARS")
-    job = start(rt, Question(question, body.top_k or rt.settings.top_k))
+    check_length(question, rt.http.max_question_chars, "question", "QA_MAX_QUESTION_CHARS")
+    job = start(rt, Question(question, body.top_k or rt.services.settings.top_k))
     reply = _Reply(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), rt.services.generator.name)
     if body.stream:
         with_usage = body.stream_options is not None and body.stream_options.include_usage

@@ -15,6 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
+from qa_service.api.deps import runtime
+
 WEB_DIR = Path(str(resources.files("qa_service").joinpath("web")))
 
 # The page needs nothing but its own files and this API; a policy that says so
@@ -33,7 +35,7 @@ router = APIRouter(include_in_schema=False)
 def page(request: Request) -> Response:
     if request.method == "HEAD":
         return Response(media_type="text/html", headers=_PAGE_HEADERS)
-    limit = request.app.state.settings.max_question_chars
+    limit = runtime(request).http.max_question_chars
     html = (WEB_DIR / "index.html").read_text(encoding="utf-8").replace("{{max_question_chars}}", str(limit))
     return HTMLResponse(html, headers=_PAGE_HEADERS)
 

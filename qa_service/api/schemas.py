@@ -351,3 +351,14 @@ _ERROR_TEXTS = {
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for these error statuses."""
     return {s: {"model": ErrorResponse, "description": _ERROR_TEXTS[s]} for s in statuses}
+
+
+def event_stream_doc(fields: dict[str, dict[str, Any]], example: str) -> dict[str, Any]:
+    """OpenAPI content of a server-sent event stream whose events carry ``fields`` (name -> schema)."""
+    return {
+        "text/event-stream": {
+            # itemSchema (OpenAPI 3.2): the schema of one event, not of the whole stream.
+            "itemSchema": {"type": "object", "required": list(fields), "properties": fields},
+            "example": example,
+        }
+    }
