@@ -9,7 +9,8 @@ from index.catalog import ArticleRecord
 from index.chunking import Chunker
 from index.embeddings import Embedder
 from index.loaders import LoadFailure
-from index.store import ArticleWrite, ChromaStore, chunk_sentences
+from index.sentences import split_sentences
+from index.store import ArticleWrite, ChromaStore
 
 # Articles are looked up, embedded and written in groups: every Chroma call
 # costs ~30 ms whatever its size, and the encoder pads less when it can sort
@@ -74,7 +75,7 @@ class Ingestor:
         if not pending:
             return
         chunks_all = [c for _, chunks, _ in pending for c in chunks]
-        sentences = [chunk_sentences(c.text) for c in chunks_all]
+        sentences = [split_sentences(c.text) for c in chunks_all]
         # One encode call for chunks and their sentences: the encoder sorts them all by length.
         vectors = self.embedder.embed([c.text for c in chunks_all] + [t for group in sentences for t in group])
         chunk_vectors, sentence_vectors = vectors[: len(chunks_all)], vectors[len(chunks_all):]

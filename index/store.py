@@ -30,7 +30,7 @@ import numpy as np
 
 from index.article import Article, Chunk, chunk_id
 from index.catalog import ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
-from index.sentences import sentence_spans
+from index.sentences import split_sentences
 
 _PAGE = 5000
 # Records of the first layout are copied a page at a time, with their chunks' vectors.
@@ -82,7 +82,8 @@ _CHUNK_META = [f.name for f in fields(StoredChunk) if f.name not in ("id", "text
 class ArticleWrite:
     """One article to (re)write; ``previous_chunks`` is how many chunks its old version had.
 
-    ``sentence_vectors[i]`` holds the vectors of ``chunk_sentences(chunks[i].text)``.
+    ``sentence_vectors[i]`` holds the vectors of ``split_sentences(chunks[i].text)``, in order
+    (``sentence_id`` numbers them).
     """
 
     article: Article
@@ -90,11 +91,6 @@ class ArticleWrite:
     vectors: np.ndarray
     previous_chunks: int = 0
     sentence_vectors: Sequence[np.ndarray] = ()
-
-
-def chunk_sentences(text: str) -> list[str]:
-    """The sentences of a chunk whose vectors are stored, in order (``sentence_id`` numbers them)."""
-    return [text[s:e] for s, e in sentence_spans(text)]
 
 
 def sentence_id(chunk_id: str, i: int) -> str:
@@ -243,7 +239,7 @@ class ChromaStore:
         sentence_rows = [
             (w.article, sentence_id(c.id, i), text, vector)
             for w in writes for c, vectors in zip(w.chunks, w.sentence_vectors)
-            for i, (text, vector) in enumerate(zip(chunk_sentences(c.text), vectors))
+            for i, (text, vector) in enumerate(zip(split_sentences(c.text), vectors))
         ]
         for batch in _batches(sentence_rows, self._max_batch):
             self.sentences.upsert(
