@@ -41,16 +41,11 @@ class EmbeddingModelMismatch(IncompatibleIndex):
     """The index was built with another embedding model than the one configured."""
 
 
-@dataclass(frozen=True)
-class StoredChunk:
+# kw_only: the article fields follow Chunk's defaulted ``id``.
+@dataclass(frozen=True, kw_only=True)
+class StoredChunk(Chunk):
     """A chunk with the article fields retrieval needs; all but ``id`` and ``text`` are its Chroma metadata."""
 
-    id: str
-    article_id: str
-    n: int
-    text: str
-    start: int
-    end: int
     title: str
     url: str | None
     source: str

@@ -11,7 +11,7 @@ import numpy as np
 from qa_service.citations import CheckedSentence, CitationChecker
 from qa_service.evidence import Evidence, rank_evidence
 from qa_service.generation import Generator, Usage
-from qa_service.models import Answer, AnswerSentence, Citation, Filters, Passage
+from qa_service.models import Answer, AnswerSentence, ArticleRef, Citation, Filters, Passage
 from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, format_passages
 from qa_service.questions import QuestionProfile, is_open_statement, names_in, profile
 from qa_service.retrieval import Retriever, to_passage
@@ -270,10 +270,8 @@ def _with_marks(sentence: AnswerSentence) -> str:
 
 
 def _citation(n: int, source: Evidence, score: float) -> Citation:
-    p = source.passage
-    return Citation(n=n, passage=p.n, article_id=p.article_id, title=p.title, url=p.url,
-                    published_at=p.published_at, quote=source.text, start=source.sentence.start,
-                    end=source.sentence.end, score=score)
+    return Citation(n=n, passage=source.passage.n, **ArticleRef.of(source.passage), quote=source.text,
+                    start=source.sentence.start, end=source.sentence.end, score=score)
 
 
 class _Clock:

@@ -90,15 +90,25 @@ class PassageSentence(BaseModel):
     readable: bool = Field(True, description="false for text addressed to a model: never shown to it, never support")
 
 
-class Passage(BaseModel):
-    """A retrieved chunk, numbered ``n`` as in the prompt, with its sentences (computed once)."""
+class ArticleRef(BaseModel):
+    """Which article a passage or a quote comes from (the fields every answer shows with it)."""
 
-    n: int
-    chunk_id: str
     article_id: str
     title: str
     url: str | None = None
     published_at: str | None = None
+
+    @classmethod
+    def of(cls, source: object) -> dict:
+        """These fields of ``source`` (a stored chunk, a passage), to build a passage or a citation."""
+        return {name: getattr(source, name) for name in ArticleRef.model_fields}
+
+
+class Passage(ArticleRef):
+    """A retrieved chunk, numbered ``n`` as in the prompt, with its sentences (computed once)."""
+
+    n: int
+    chunk_id: str
     text: str
     start: int = Field(description="offset of the passage in its article body")
     end: int
@@ -106,15 +116,11 @@ class Passage(BaseModel):
     sentences: list[PassageSentence] = []
 
 
-class Citation(BaseModel):
+class Citation(ArticleRef):
     """A source sentence backing an answer sentence; ``quote == body[start:end]``."""
 
     n: int
     passage: int = Field(description="the passage number that holds the quote")
-    article_id: str
-    title: str
-    url: str | None = None
-    published_at: str | None = None
     quote: str
     start: int
     end: int

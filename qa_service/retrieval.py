@@ -10,7 +10,7 @@ from index.embeddings import Embedder
 from index.keyword import KeywordIndex
 from index.store import ChromaStore, StoredChunk, chunk_of_sentence
 from qa_service.evidence import sentences_of
-from qa_service.models import DAY_SECONDS, Filters, Passage, day_bounds
+from qa_service.models import DAY_SECONDS, ArticleRef, Filters, Passage, day_bounds
 from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_factor
 from qa_service.settings import RetrievalSettings
 
@@ -98,7 +98,6 @@ def _unique_order(ids) -> list[str]:
 
 def to_passage(n: int, chunk: StoredChunk, score: float) -> Passage:
     return Passage(
-        n=n, chunk_id=chunk.id, article_id=chunk.article_id, title=chunk.title, url=chunk.url,
-        published_at=chunk.published_at, text=chunk.text, start=chunk.start, end=chunk.end,
+        n=n, chunk_id=chunk.id, **ArticleRef.of(chunk), text=chunk.text, start=chunk.start, end=chunk.end,
         score=round(score, 6), sentences=sentences_of(chunk.text, chunk.start),
     )
