@@ -444,3 +444,12 @@ def test_eval_realtimeqa_question_scope_end_to_end(tmp_path):
     markdown = (report / "report.md").read_text()
     assert "each question is answered only over its own search results" in markdown
     assert "(not asked: " + NO_POOL + ")" in markdown
+
+
+def test_ceiling_counts_questions_whose_week_states_the_answer():
+    from evals.ceiling import week_counts
+
+    first, second = load_weeks(RTQA)
+    # The tram colour is in no article; the pier and mayor answers are in sentences about them.
+    assert week_counts(first) == (3, 2, 2, 2)
+    assert week_counts(second) == (2, 2, 2, 2)
