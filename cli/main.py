@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from qa_service.services import Services
     from qa_service.settings import Settings
 
+    from typing import Callable
+
     Request = TypeVar("Request", bound=BaseModel)
+    _Result = TypeVar("_Result", bound=BaseModel)
 
 app = typer.Typer(help="Question answering over news articles with verified citations.", no_args_is_help=True)
 articles_app = typer.Typer(help="List, show and delete indexed articles.", no_args_is_help=True)
@@ -222,18 +225,24 @@ def ask(
 
     request = _request(AskRequest, question=question, top_k=top_k, as_of=_day(as_of), filters=_filters(source))
     service = _service(ctx, server, local, verbose)
-    with _reported():
-        answer = service.ask(request)
-    if as_json:
-        sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
-    else:
-        _print_answer(answer)
+    answer = _shown(lambda: service.ask(request), as_json, _print_answer)
     if ctx.obj["settings"].verbose:
         t = answer.timings_ms
         console.print(f"retrieve {t['retrieve']:.0f} ms, generate {t['generate']:.0f} ms, "
                       f"verify {t['verify']:.0f} ms, total {t['total']:.0f} ms", highlight=False)
     _answered_by(ctx, service)
     raise typer.Exit(ABSTAINED if answer.abstained else 0)
+
+
+def _shown(call: Callable[[], _Result], as_json: bool, print_text: Callable[[_Result], None]) -> _Result:
+    """Run a service call (errors as one line) and print its result as JSON or text."""
+    with _reported():
+        result = call()
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        print_text(result)
+    return result
 
 
 def _print_answer(answer: Answer) -> None:
@@ -267,12 +276,7 @@ def search(
 
     request = _request(SearchRequest, query=query, top_k=top_k, filters=_filters(source))
     service = _service(ctx, server, local, verbose)
-    with _reported():
-        found = service.search(request)
-    if as_json:
-        sys.stdout.write(found.model_dump_json(indent=2) + "\n")
-    else:
-        _print_passages(found)
+    found = _shown(lambda: service.search(request), as_json, _print_passages)
     _answered_by(ctx, service)
     raise typer.Exit(0 if found.relevant else ABSTAINED)
 
