@@ -51,19 +51,25 @@ def parse_timestamp(published_at: str | None) -> int | None:
     return int(moment.timestamp())
 
 
-@dataclass(frozen=True)
-class Article:
-    """One news article. ``body`` is the text that chunks and quotes index into."""
+@dataclass(frozen=True, kw_only=True)
+class ArticleFields:
+    """What is known of an article besides its text; the catalog's record keeps these."""
 
     id: str
     title: str
-    body: str
     url: str | None = None
     source: str = ""
     published_at: str | None = None
     authors: tuple[str, ...] = ()
     captions: tuple[str, ...] = ()
     content_hash: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Article(ArticleFields):
+    """One news article. ``body`` is the text that chunks and quotes index into."""
+
+    body: str
 
     @classmethod
     def create(

@@ -42,7 +42,7 @@ from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
-from index.article import Article
+from index.article import Article, ArticleFields
 
 SCHEMA_VERSION = 1
 
@@ -55,23 +55,15 @@ class CatalogVersionError(IncompatibleIndex):
     """The catalog was written by a newer qa-service (an unknown schema version)."""
 
 
-@dataclass(frozen=True)
-class ArticleRecord:
+@dataclass(frozen=True, kw_only=True)
+class ArticleRecord(ArticleFields):
     """What the catalog keeps of an article besides its body: its fields and its chunk count."""
 
-    id: str
-    title: str
-    url: str | None
-    source: str
-    published_at: str | None
-    authors: tuple[str, ...]
-    captions: tuple[str, ...]
-    content_hash: str
     chunks: int
 
     @classmethod
     def of(cls, article: Article, chunks: int) -> "ArticleRecord":
-        return cls(chunks=chunks, **{f.name: getattr(article, f.name) for f in fields(cls) if f.name != "chunks"})
+        return cls(chunks=chunks, **{f.name: getattr(article, f.name) for f in fields(ArticleFields)})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
