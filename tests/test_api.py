@@ -273,7 +273,8 @@ def test_ingest_then_ask_cites_the_article_and_after_delete_abstains(client):
         assert client.post("/v1/articles", json=CHEESE).json()["unchanged"] == 1
 
         answer = client.post("/v1/ask", json={"question": CHEESE_QUESTION}).json()
-        assert answer["abstained"] is False, answer
+        # The whole answer on failure: it failed once in three full runs, never alone (stop 19).
+        assert answer["abstained"] is False, json.dumps({k: answer[k] for k in ("passages", "timings_ms")})
         assert cheese_id in {c["article_id"] for c in answer["citations"]}
         assert_quotes_are_verbatim(client, answer)
     finally:
