@@ -55,11 +55,9 @@ class Services:
     def store(self) -> ChromaStore:
         """The index; opening it needs the embedding model's dimension, so that model loads here."""
         s = self.settings
-        if s.chroma_host:
-            client = make_client(host=s.chroma_host, port=s.chroma_port)
-        else:
+        if not s.chroma_host:
             s.data_dir.mkdir(parents=True, exist_ok=True)
-            client = make_client(path=str(s.chroma_path))
+        client = make_client(path=str(s.chroma_path), host=s.chroma_host, port=s.chroma_port)
         return ChromaStore(client, s.collection, self.embedder.model_id, self.embedder.dim)
 
     @cached_property
