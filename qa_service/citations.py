@@ -23,11 +23,11 @@ import numpy as np
 from index.embeddings import Embedder
 from index.sentences import split_sentences
 from index.store import sentence_id
-from qa_service.evidence import Evidence, required_predicate
+from qa_service.evidence import Evidence, states_predicate, stories
 from qa_service.models import Passage
-from qa_service.questions import QuestionProfile, adds_answer, drops_partner, predicate_coverage
+from qa_service.questions import QuestionProfile, adds_answer, drops_partner
 from qa_service.settings import CheckingSettings
-from qa_service.support import (SourceTerms, content_words, key_terms, missing, stem, strip_citation_marks,
+from qa_service.support import (SourceTerms, content_words, contradicted, key_terms, missing, stem, strip_citation_marks,
                                 support_score, words)
 
 # Pairs are tried among the evidence sentences closest to the claim only.
@@ -58,6 +58,8 @@ def states(claim: str, sources: SourceTerms, question: SourceTerms | None = None
     if any(not (t in acronyms and context is not None and context.has(t)) for t in unnamed):
         return False
     unstated = missing(content_words(claim) - names, sources)
+    if any(contradicted(t, sources) for t in unstated):
+        return False
     return not (missing(unstated, question) if question is not None else unstated)
 
 
@@ -87,14 +89,15 @@ class CitationChecker:
                    evidence: Sequence[Evidence]) -> CheckedSentence:
         if not adds_answer(q, text):
             return CheckedSentence(text, 0.0, [], cited)
-        question, need = SourceTerms([q.text]), required_predicate(q)
+        question = SourceTerms([q.text])
         acronyms = frozenset(t for t in q.topic if t.isupper())
         order = [int(j) for j in np.argsort(-sims)]
+        told = stories(list({id(e.passage): e.passage for e in evidence}.values()))
 
         def passes(group: list[int]) -> bool:
             sources = SourceTerms(evidence[j].text for j in group)
             context = SourceTerms(evidence[j].passage.text for j in group)
-            return (predicate_coverage(q, sources) >= need and all(sources.has(t) for t in q.required)
+            return (states_predicate(q, sources, told[evidence[group[0]].passage.article_id])
                     and states(text, sources, question, context, acronyms)
                     and not (q.kind in ("who", "entity") and any(drops_partner(text, evidence[j].text) for j in group)))
 
@@ -105,11 +108,13 @@ class CitationChecker:
         # The model's own citation first, when it holds.
         singles.sort(key=lambda g: (evidence[g[0]].passage.n not in cited, -score(g)))
         # Two sentences of one story may be joined for a list of names spread
-        # over them; a claim that also says something of those names must
-        # find it in one sentence, or "Lee, the chairman of GIP" would join
-        # one sentence's name to another's role. Facts of two stories are never joined.
+        # over them ("who attended"); a claim that also says something of those
+        # names must find it in one sentence, or "Lee, the chairman of GIP" would
+        # join one sentence's name to another's role. Facts of two stories are
+        # never joined, nor two sentences for a one-name answer: "who won the
+        # women's race" would take the name from the men's race.
         pairs = [list(p) for p in itertools.combinations(order[:_PAIR_CANDIDATES], 2)
-                 if evidence[p[0]].passage.article_id == evidence[p[1]].passage.article_id]
+                 if q.wants_list and evidence[p[0]].passage.article_id == evidence[p[1]].passage.article_id]
         groups = singles or [p for p in pairs if _names_only(text, question) and passes(p)]
         if not groups:
             return CheckedSentence(text, score([order[0]]), [], cited)

@@ -14,8 +14,9 @@ import numpy as np
 from index.sentences import sentence_spans
 from qa_service.injection import is_instruction_like
 from qa_service.models import Passage, PassageSentence
-from qa_service.questions import QuestionProfile, adds_answer, is_open_statement, predicate_coverage, topic_coverage
-from qa_service.support import SourceTerms
+from qa_service.questions import (QuestionProfile, adds_answer, dates_stated, is_open_statement, predicate_coverage,
+                                  topic_coverage)
+from qa_service.support import SourceTerms, contradicted
 
 # Ranking weights: closeness to the question (cosine, about 0.2-0.8) plus
 # the share of the question's predicate the sentence states and of its
@@ -57,6 +58,39 @@ def required_predicate(q: QuestionProfile) -> float:
     return 1.0 if n <= 2 else max(0.5, 2 / n)
 
 
+def stories(passages: Sequence[Passage]) -> dict[str, SourceTerms]:
+    """What each story's retrieved passages (and its title) state, by article id."""
+    texts: dict[str, list[str]] = {}
+    for passage in passages:
+        texts.setdefault(passage.article_id, [passage.title]).append(passage.text)
+    return {article: SourceTerms(parts) for article, parts in texts.items()}
+
+
+def states_predicate(q: QuestionProfile, sentence: SourceTerms, story: SourceTerms) -> bool:
+    """Does the sentence state what the question asks?
+
+    It must state the hinge ("cover" of "What did the MOU cover?") and enough
+    of the rest of the predicate. Once it states the hinge, the rest may be
+    stated by its story, unless the answer is a name: news refers back ("It
+    covers investment in AI", after "The memorandum was signed..."), and the
+    nouns of the question's topic ("the first data center") are often in the
+    sentence before.
+    """
+    if not all(sentence.has(t) for t in q.required):
+        return False
+    unstated = [t for t in q.predicate if not sentence.has(t)]
+    if any(contradicted(t, sentence) for t in unstated):
+        return False  # asked of the women's race, it speaks of the men's
+    need = required_predicate(q)
+    if predicate_coverage(q, sentence) >= need:
+        return True
+    # Not for a name: "Obama will receive the Medal of Distinction" does not answer who
+    # received the Medal of Freedom because the story names that one too. And a story
+    # of both races leaves open which one a sentence without the word is about.
+    return (bool(q.required) and q.kind not in ("who", "entity") and predicate_coverage(q, story) >= need
+            and not any(contradicted(t, story) for t in unstated))
+
+
 def _is_question(sentence: str) -> bool:
     """A question in the text ("How many jobs will be cut?") never answers one."""
     return sentence.rstrip(" \"'”’)").endswith("?")
@@ -78,22 +112,23 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
     in the sentence itself.
     """
     ranked = []
-    need = required_predicate(q)
-    stories: dict[str, list[str]] = {}
-    for passage in passages:
-        stories.setdefault(passage.article_id, [passage.title]).append(passage.text)
+    told = stories(passages)
     # Once per story: every passage of a story shares its names.
-    coverage = {article: topic_coverage(q, SourceTerms(texts)) for article, texts in stories.items()}
+    coverage = {article: topic_coverage(q, terms) for article, terms in told.items()}
+    seen: set[tuple[str, int]] = set()
     for passage, block in zip(passages, vectors):
         context = coverage[passage.article_id]
         for sentence, vector in zip(passage.sentences, block):
-            if not sentence.readable:
+            # Overlapping chunks of one story repeat sentences: each is evidence once.
+            key = (passage.article_id, sentence.start)
+            if not sentence.readable or key in seen:
                 continue
+            seen.add(key)
             similarity = float(vector @ query_vector)
             terms = SourceTerms([sentence.text])
             predicate = predicate_coverage(q, terms)
-            answers = (predicate >= need and all(terms.has(t) for t in q.required)
-                       and context >= required_topic(q) and adds_answer(q, sentence.text)
+            answers = (states_predicate(q, terms, told[passage.article_id])
+                       and context >= required_topic(q) and dates_stated(q, terms) and adds_answer(q, sentence.text)
                        and not _is_question(sentence.text))
             score = similarity + _PREDICATE_WEIGHT * predicate + _TOPIC_WEIGHT * context
             ranked.append(Evidence(passage, sentence, vector, similarity, predicate, answers, round(score, 4)))

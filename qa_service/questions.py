@@ -16,8 +16,13 @@ from qa_service.support import SourceTerms, content_words, is_name, key_terms, n
 # Words of a question that say what kind of answer it wants, not what it is about.
 _QUESTION_WORDS = frozenset(
     """who whom whose what which when where why how much many long old far often name names
-    happen happened happens take took according did do does""".split()
+    happen happened happens according did do does""".split()
+    # Nouns that name the kind of answer, which the answering sentence does not
+    # repeat: "the topic of the debate" is answered by "a debate on AI".
+    + "topic subject purpose reason focus time".split()
 )
+# "What did it take place after?": the phrase says an event happened, not what happened.
+_TAKE_PLACE = re.compile(r"\b(take|takes|took|taken|taking)\s+place\b", re.I)
 _KINDS = (
     ("how_much", re.compile(r"\bhow (much|many|large|big|high|long|far|old)\b|\bwhat (amount|number|percentage|share|sum)\b", re.I)),
     ("when", re.compile(r"\bwhen\b|\bwhat (date|day|year|month|time)\b|\bwhich (date|day|year|month)\b", re.I)),
@@ -72,7 +77,8 @@ def profile(question: str) -> QuestionProfile:
     topic = frozenset(key_terms(question))
     types = {stem(m) for m in _TYPE_NOUN.findall(question)}
     # "this week" in a news quiz dates the question; it is not what is asked.
-    asked = {w for w in content_words(question) if w not in _QUESTION_WORDS | _TIME_WORDS and w not in types}
+    asked = {w for w in content_words(_TAKE_PLACE.sub(" ", question))
+             if w not in _QUESTION_WORDS | _TIME_WORDS and w not in types}
     predicate = frozenset(w for w in asked if w not in {t.lower() for t in topic} and w not in topic)
     wants_list = kind == "who" and bool(predicate & _LIST_PREDICATES)
     return QuestionProfile(question, kind, topic, _entities(question), predicate, wants_list,
@@ -82,13 +88,20 @@ def profile(question: str) -> QuestionProfile:
 # The word a question hinges on: the verb of "who chairs...", the noun of
 # "how many jobs..." or "what is the capacity of...". A sentence that states
 # the rest of the question but not this word answers another question.
+# A closing word is the verb only when no prepositional phrase comes before it
+# ("What did the bank decide at its rate meeting?" closes on a noun).
+_NO_PREPOSITION = r"(?:(?!\b(?:at|in|on|for|with|to|from|by|about|during|after|before|between|over|under|into|since)\b)[^?])*?"
 _HINGES = (
     re.compile(r"^\s*who\s+(?:(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\s+)?(?:be\s+)?([a-z]+)", re.I),
     re.compile(r"\bhow (?:many|much)\s+([a-z]+)\s+(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\b", re.I),
     re.compile(r"\bwhat (?:is|was|will be|are|were)\s+(?:the|its|their|his|her)\s+(?:[a-z]+\s+)?([a-z]+)\s+(?:of|for|in|at|on)\b", re.I),
     # "Where was the minister born?", "When was the MOU signed?": the closing participle
     # of a passive ("When is the next meeting?" closes on a noun and has no hinge).
-    re.compile(r"^\s*(?:where|when)\s+(?:was|were)\s+[^?]*?\s([a-z]+)\s*\?\s*$", re.I),
+    re.compile(rf"^\s*(?:where|when|why|how)\s+(?:was|were)\s+{_NO_PREPOSITION}\s([a-z]+)\s*\?\s*$", re.I),
+    # "What did the MOU cover?", "What post did Kim hold?": the closing verb.
+    re.compile(rf"^\s*(?i:what)(?:\s+[a-z]+)?\s+(?:did|does|do|will|would|could|can|has|have|had)\s+{_NO_PREPOSITION}\s([a-z]+)\s*\?\s*$"),
+    # "When did Lee Jae Myung take office?", "Why was Haenam chosen for...?": the verb after a named subject.
+    re.compile(r"^\s*(?i:when|where|why|how)\s+(?:did|does|do|will|would|could|can|was|were)\s+(?:[A-Z][\w'’.-]*\s+)+([a-z]+)\b"),
 )
 
 
@@ -100,10 +113,13 @@ def _entities(question: str) -> tuple[tuple[str, ...], ...]:
     """Runs of consecutive names and numbers: "Lee Jae Myung", "Larry Fink", "2025"."""
     groups: list[list[str]] = []
     previous = -2
-    for i, w in enumerate(words(question)):
+    tokens = words(question)
+    for i, w in enumerate(tokens):
         if is_name(w, i) or any(c.isdigit() for c in w):
-            if i == previous + 1 and groups:
-                groups[-1].append(stem(w))
+            # "Bank of Korea" is one name, not a bank and a country.
+            joined = i == previous + 2 and tokens[i - 1] == "of"
+            if (i == previous + 1 or joined) and groups:
+                groups[-1] += ["of", stem(w)] if joined else [stem(w)]
             else:
                 groups.append([stem(w)])
             previous = i
@@ -195,6 +211,13 @@ def predicate_coverage(q: QuestionProfile, source: SourceTerms) -> float:
     return sum(source.has(t) for t in q.predicate) / len(q.predicate)
 
 
+def dates_stated(q: QuestionProfile, source: SourceTerms) -> bool:
+    """Every month and day of the question is stated by the source ("its Nov. 27 meeting"
+    is not answered by a story's Oct. 23 lede that names Nov. 27 as the next meeting)."""
+    asked = _dates(q.text)
+    return not asked or asked <= _dates(source.text)
+
+
 def topic_coverage(q: QuestionProfile, source: SourceTerms) -> float:
     """Share of the question's names the source states.
 
@@ -213,8 +236,15 @@ def _stated(entity: tuple[str, ...], source: SourceTerms) -> bool:
     if month is not None and len(figures) == 1 and figures[0].isdigit():
         # "Nov. 27" is stated by a story that says that day, not by one that has a 27 somewhere.
         return (month, int(figures[0])) in _dates(source.text)
+    if month is not None and not figures:
+        # "in October 2025" is stated by "Oct. 23".
+        return any(stem(w).lower() in _MONTH_FORM_STEMS[month] for w in words(source.text))
     if figures:
         return all(source.has(t) for t in figures)
+    if "of" in entity:
+        # "Bank of Korea", "Medal of Freedom": both sides must be stated.
+        cut = entity.index("of")
+        return _stated(entity[:cut], source) and _stated(entity[cut + 1:], source)
     # An acronym beside a name is a common qualifier ("Haenam AI"): the name decides.
     words_ = [t for t in entity if not t.isupper()] or list(entity)
     return any(source.has(t) for t in words_)
@@ -225,6 +255,7 @@ _MONTH_NAMES = _MONTHS.split()[:12]
 _MONTH_FORMS = {n: {full, full[:3]} | ({"sept"} if n == 9 else set()) for n, full in enumerate(_MONTH_NAMES, 1)}
 # Stems of month names and their news abbreviations ("Sept.", "Nov."), by month number.
 _MONTH_OF_STEM = {stem(form): n for n, forms in _MONTH_FORMS.items() for form in forms}
+_MONTH_FORM_STEMS = {n: {stem(form) for form in forms} for n, forms in _MONTH_FORMS.items()}
 _MONTH_DAY = re.compile(rf"\b({'|'.join(sorted(set().union(*_MONTH_FORMS.values()), key=len, reverse=True))})"
                         r"\.?\s+(\d{1,2})\b", re.I)
 

@@ -88,6 +88,23 @@ def stem(word: str) -> str:
     return _stemmer().stem(_IRREGULAR.get(word, word))
 
 
+# Words that mark the other one of a pair: a claim that takes "men's" from the
+# question while its source says "women's" is about the other race.
+_CONTRAST_PAIRS = "men:women man:woman male:female boy:girl home:away north:south east:west upper:lower junior:senior"
+
+
+@lru_cache(maxsize=1)
+def _contrasts() -> dict[str, str]:
+    pairs = [tuple(stem(w) for w in pair.split(":")) for pair in _CONTRAST_PAIRS.split()]
+    return {a: b for a, b in pairs} | {b: a for a, b in pairs}
+
+
+def contradicted(word: str, source: "SourceTerms") -> bool:
+    """The source states the other one of a contrasting pair (``word`` is a stem)."""
+    other = _contrasts().get(word)
+    return other is not None and other in source.stems
+
+
 @lru_cache(maxsize=1)
 def _synonyms() -> dict[str, frozenset[str]]:
     table: dict[str, set[str]] = {}

@@ -20,8 +20,9 @@ OPEN = "The memorandum did not put a figure on how much BlackRock will invest."
 def _passage(n: int, *sentences: str, article: str = "") -> Passage:
     text = " ".join(sentences)
     article = article or f"a{n}"
+    start = 1000 * (n - 1)  # chunks of one story sit at different places in its body
     return Passage(n=n, chunk_id=f"{article}:{n}", article_id=article, title="Korea and BlackRock sign AI pact",
-                   text=text, start=0, end=len(text), score=1.0, sentences=sentences_of(text, 0))
+                   text=text, start=start, end=start + len(text), score=1.0, sentences=sentences_of(text, start))
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +127,70 @@ def test_a_dateline_is_not_a_name_the_answer_gives():
     q = profile("Which company will build the power line?")
     assert not adds_answer(q, "SEJONG — The government on Wednesday approved a plan for the power line.")
     assert adds_answer(q, "SEJONG — Korea Electric Power will build the power line, the ministry said.")
+
+
+def test_the_hinge_is_the_closing_verb_or_the_verb_after_a_named_subject():
+    assert profile("What did the harbour accord cover?").required == {"cover"}
+    assert profile("Why was Tessel chosen for the first ferry terminal?").required == {"choos"}
+    assert profile("When did Mara Voss take office as mayor?").required == {"take"}
+    # A closing noun after a prepositional phrase is not a verb.
+    assert profile("What did the central bank decide at its rate meeting?").required == frozenset()
+    # "Take place" says that something happened, not what.
+    assert "take" not in profile("When did the harbour festival take place?").predicate
+
+
+def test_a_sentence_stating_the_hinge_may_leave_the_rest_of_the_predicate_to_its_story(checker, embedder):
+    q = profile("What did the harbour accord cover?")
+    signed = "The harbour accord was signed by Mayor Mara Voss and the port authority on Monday."
+    covers = "It covers dredging of the east channel as well as a new ferry terminal."
+    passages = [_passage(1, signed, covers, article="accord")]
+    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    assert [e.text for e in ranked if e.answers] == [covers]
+
+
+def test_a_sentence_about_the_other_race_does_not_answer(checker, embedder):
+    men = "Tomas Reyes won the men's race at the Lakeside Marathon in 2:09:12."
+    women = "In the women's race, Ines Holt crossed the line first in 2:27:40."
+    later = "Reyes pulled away at the 30-kilometer mark and won by a minute."
+    passages = [_passage(1, men, women, later, article="race")]
+    q = profile("Who won the women's race at the Lakeside Marathon?")
+    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    assert not any(e.answers for e in ranked)
+    # The question's "women's" on a sentence about the men's race is a swapped fact.
+    claim = _check(checker, embedder, q.text, "Tomas Reyes won the women's race at the Lakeside Marathon [1].", passages[0])
+    assert not claim.supported
+    # A one-name answer does not join a name from one sentence to the predicate of another.
+    bare = _check(checker, embedder, q.text, "Tomas Reyes [1].", passages[0])
+    assert not bare.supported
+
+
+def test_a_name_with_of_is_one_entity_and_a_date_must_be_in_the_sentence(checker, embedder):
+    q = profile("What did the Bank of Norland decide at its Nov. 27 rate meeting?")
+    assert q.entities[0] == ("bank", "of", "norland")
+    lede = "The Bank of Norland kept its base rate at 3 percent on Thursday, Oct. 23, at its rate meeting."
+    nxt = "The next rate decision is scheduled for Nov. 27."
+    passages = [_passage(1, lede, nxt, article="rates")]
+    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    assert not any(e.answers for e in ranked)
+
+
+def test_overlapping_chunks_give_each_sentence_once(checker, embedder):
+    # Two chunks of one story sharing a sentence (same body offset).
+    first = Passage(n=1, chunk_id="mou:0", article_id="mou", title="t", text=f"{WELCOMED} {SIGNED}", start=0,
+                    end=len(WELCOMED) + 1 + len(SIGNED), score=1.0, sentences=sentences_of(f"{WELCOMED} {SIGNED}", 0))
+    offset = len(WELCOMED) + 1
+    second = Passage(n=2, chunk_id="mou:1", article_id="mou", title="t", text=f"{SIGNED} {OPEN}", start=offset,
+                     end=offset + len(SIGNED) + 1 + len(OPEN), score=0.9, sentences=sentences_of(f"{SIGNED} {OPEN}", offset))
+    q = profile("Who signed the MOU?")
+    ranked = rank_evidence(q, [first, second], checker.sentence_vectors([first, second]), embedder.embed_query(q.text))
+    texts = [e.text for e in ranked]
+    assert texts.count(SIGNED) == 1 and len(texts) == 3
+
+
+def test_a_month_in_the_question_is_stated_by_its_abbreviation():
+    from qa_service.questions import topic_coverage
+    from qa_service.support import SourceTerms
+
+    q = profile("At what level did the Bank of Norland hold its base rate in October 2025?")
+    assert topic_coverage(q, SourceTerms(["The Bank of Norland kept its base rate at 3 percent on Thursday, Oct. 23."])) == 1.0
+    assert topic_coverage(q, SourceTerms(["The Bank of Norland kept its base rate at 3 percent on Thursday, Sept. 23."])) < 1.0
