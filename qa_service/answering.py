@@ -189,8 +189,10 @@ class Answerer:
 
 
 def extract(evidence: list[Evidence]) -> list[CheckedSentence]:
-    """Evidence sentences as answer sentences, each quoting itself."""
-    return [CheckedSentence(e.text, 1.0, [e], [e.passage.n], supported=True) for e in evidence]
+    """Evidence sentences as answer sentences, each quoting itself (and the sentence
+    before it, when that one names what it refers to)."""
+    return [CheckedSentence(" ".join(x.text for x in e.quoted), 1.0, e.quoted, [e.passage.n], supported=True)
+            for e in evidence]
 
 
 def more_names(kept: list[CheckedSentence], evidence: list[Evidence], q: QuestionProfile,
@@ -258,7 +260,7 @@ def best_within(evidence: list[Evidence], budget_words: int) -> list[Evidence]:
 
 def by_passage(passages: list[Passage], evidence: list[Evidence]) -> list[list[str]]:
     """Each passage's sentences among ``evidence``, in text order (the prompt's layout)."""
-    keys = {(e.passage.n, e.sentence.start) for e in evidence}
+    keys = {(x.passage.n, x.sentence.start) for e in evidence for x in e.quoted}
     return [[s.text for s in p.sentences if (p.n, s.start) in keys] for p in passages]
 
 

@@ -6,6 +6,8 @@ sentences, so a quote is always one of them and ``body[start:end] == quote``.
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -16,7 +18,7 @@ from qa_service.injection import is_instruction_like
 from qa_service.models import Passage, PassageSentence
 from qa_service.questions import (QuestionProfile, adds_answer, dates_stated, is_open_statement, predicate_coverage,
                                   topic_coverage)
-from qa_service.support import SourceTerms, contradicted
+from qa_service.support import SourceTerms, content_words, contradicted
 
 # Ranking weights: closeness to the question (cosine, about 0.2-0.8) plus
 # the share of the question's predicate the sentence states and of its
@@ -45,10 +47,17 @@ class Evidence:
     predicate: float  # share of the question's predicate terms the sentence states
     answers: bool  # states what was asked (and something the question did not say)
     score: float
+    # The sentence before, when this one answers only with it ("join that partnership").
+    antecedent: "Evidence | None" = None
 
     @property
     def text(self) -> str:
         return self.sentence.text
+
+    @property
+    def quoted(self) -> list["Evidence"]:
+        """The sentences an answer built on this one quotes, in text order."""
+        return [self.antecedent, self] if self.antecedent is not None else [self]
 
 
 def required_predicate(q: QuestionProfile) -> float:
@@ -91,6 +100,32 @@ def states_predicate(q: QuestionProfile, sentence: SourceTerms, story: SourceTer
             and not any(contradicted(t, story) for t in unstated))
 
 
+# "could open the door for Korea to join that partnership": a noun the sentence
+# before introduced, by its name ("the AI Infrastructure Partnership").
+_BACK_REFERENCE = re.compile(r"\b(?:that|this|these|those)\s+([a-z]+)\b")
+
+
+def refers_back(sentence: str, previous: str) -> bool:
+    """Does the sentence point at something the previous sentence named?"""
+    before = SourceTerms([previous])
+    return any(before.has(noun) for noun in content_words(" ".join(_BACK_REFERENCE.findall(sentence))))
+
+
+def _with_antecedent(q: QuestionProfile, e: Evidence, built: dict[tuple[str, int], Evidence]) -> Evidence:
+    """``e`` answering with the sentence just before it in its story, when it refers to
+    what that one named and the two together add the answer; else ``e`` unchanged."""
+    article, start = e.passage.article_id, e.sentence.start
+    before = [x for (a, _), x in built.items() if a == article and x.sentence.end <= start]
+    if not before:
+        return e
+    previous = max(before, key=lambda x: x.sentence.end)
+    # Only whitespace between them: they are neighbours in the body.
+    if start - previous.sentence.end > 3 or not refers_back(e.text, previous.text) \
+            or not adds_answer(q, f"{previous.text} {e.text}"):
+        return e
+    return dataclasses.replace(e, answers=True, antecedent=previous)
+
+
 def _is_question(sentence: str) -> bool:
     """A question in the text ("How many jobs will be cut?") never answers one."""
     return sentence.rstrip(" \"'”’)").endswith("?")
@@ -115,23 +150,26 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
     told = stories(passages)
     # Once per story: every passage of a story shares its names.
     coverage = {article: topic_coverage(q, terms) for article, terms in told.items()}
-    seen: set[tuple[str, int]] = set()
+    built: dict[tuple[str, int], Evidence] = {}
+    stating: set[tuple[str, int]] = set()  # state what is asked, but add nothing to the question
     for passage, block in zip(passages, vectors):
         context = coverage[passage.article_id]
         for sentence, vector in zip(passage.sentences, block):
             # Overlapping chunks of one story repeat sentences: each is evidence once.
             key = (passage.article_id, sentence.start)
-            if not sentence.readable or key in seen:
+            if not sentence.readable or key in built:
                 continue
-            seen.add(key)
             similarity = float(vector @ query_vector)
             terms = SourceTerms([sentence.text])
             predicate = predicate_coverage(q, terms)
-            answers = (states_predicate(q, terms, told[passage.article_id])
-                       and context >= required_topic(q) and dates_stated(q, terms) and adds_answer(q, sentence.text)
-                       and not _is_question(sentence.text))
+            states = (states_predicate(q, terms, told[passage.article_id]) and context >= required_topic(q)
+                      and dates_stated(q, terms) and not _is_question(sentence.text))
+            answers = states and adds_answer(q, sentence.text)
+            if states and not answers:
+                stating.add(key)
             score = similarity + _PREDICATE_WEIGHT * predicate + _TOPIC_WEIGHT * context
-            ranked.append(Evidence(passage, sentence, vector, similarity, predicate, answers, round(score, 4)))
+            built[key] = Evidence(passage, sentence, vector, similarity, predicate, answers, round(score, 4))
+    ranked = [_with_antecedent(q, e, built) if key in stating else e for key, e in built.items()]
     # A sentence that gives the answer goes before one saying it is not known
     # (a later story may put a figure on what an earlier one left open).
     return sorted(ranked, key=lambda e: (not e.answers, is_open_statement(e.text), -e.score))

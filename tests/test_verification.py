@@ -194,3 +194,17 @@ def test_a_month_in_the_question_is_stated_by_its_abbreviation():
     q = profile("At what level did the Bank of Norland hold its base rate in October 2025?")
     assert topic_coverage(q, SourceTerms(["The Bank of Norland kept its base rate at 3 percent on Thursday, Oct. 23."])) == 1.0
     assert topic_coverage(q, SourceTerms(["The Bank of Norland kept its base rate at 3 percent on Thursday, Sept. 23."])) < 1.0
+
+
+def test_a_sentence_pointing_back_answers_with_the_sentence_that_names_it(checker, embedder):
+    from qa_service.answering import extract
+
+    names = "The port of Vell already belongs to the Coastal Freight Compact, together with Arno and Sima."
+    refers = "Officials said the accord could open the door for Tessel to join that compact."
+    passages = [_passage(1, names, refers, article="accord")]
+    q = profile("Which trade group could Tessel join as a result of the accord?")
+    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    answering = [e for e in ranked if e.answers]
+    assert [e.text for e in answering] == [refers] and answering[0].antecedent.text == names
+    quoted = extract(answering[:1])[0]
+    assert quoted.text == f"{names} {refers}" and [s.text for s in quoted.sources] == [names, refers]
