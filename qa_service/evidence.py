@@ -16,8 +16,8 @@ import numpy as np
 from index.sentences import sentence_spans
 from qa_service.injection import is_instruction_like
 from qa_service.models import Passage, PassageSentence
-from qa_service.questions import (QuestionProfile, adds_answer, dates_stated, is_open_statement, predicate_coverage,
-                                  topic_coverage)
+from qa_service.questions import (QuestionProfile, adds_answer, dates_stated, is_open_statement, names_the_doer,
+                                  predicate_coverage, topic_coverage)
 from qa_service.support import SourceTerms, content_words, contradicted
 
 # Ranking weights: closeness to the question (cosine, about 0.2-0.8) plus
@@ -79,11 +79,12 @@ def states_predicate(q: QuestionProfile, sentence: SourceTerms, story: SourceTer
     """Does the sentence state what the question asks?
 
     It must state the hinge ("cover" of "What did the MOU cover?") and enough
-    of the rest of the predicate. Once it states the hinge, the rest may be
-    stated by its story, unless the answer is a name: news refers back ("It
+    of the rest of the predicate. Once it states the hinge verb, the rest may
+    be stated by its story, unless the answer is a name: news refers back ("It
     covers investment in AI", after "The memorandum was signed..."), and the
     nouns of the question's topic ("the first data center") are often in the
-    sentence before.
+    sentence before. A noun hinge does not do this: "how much aid has Ukraine
+    been given since 2022" is not answered by any sentence about aid.
     """
     if not all(sentence.has(t) for t in q.required):
         return False
@@ -96,7 +97,7 @@ def states_predicate(q: QuestionProfile, sentence: SourceTerms, story: SourceTer
     # Not for a name: "Obama will receive the Medal of Distinction" does not answer who
     # received the Medal of Freedom because the story names that one too. And a story
     # of both races leaves open which one a sentence without the word is about.
-    return (bool(q.required) and q.kind not in ("who", "entity") and predicate_coverage(q, story) >= need
+    return (q.verb_hinge and q.kind not in ("who", "entity") and predicate_coverage(q, story) >= need
             and not any(contradicted(t, story) for t in unstated))
 
 
@@ -171,5 +172,8 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
             built[key] = Evidence(passage, sentence, vector, similarity, predicate, answers, round(score, 4))
     ranked = [_with_antecedent(q, e, built) if key in stating else e for key, e in built.items()]
     # A sentence that gives the answer goes before one saying it is not known
-    # (a later story may put a figure on what an earlier one left open).
-    return sorted(ranked, key=lambda e: (not e.answers, is_open_statement(e.text), -e.score))
+    # (a later story may put a figure on what an earlier one left open), and
+    # for "who signed" one naming the signer beside the verb before one that
+    # only says the signing happened ("the ministry and BlackRock ... signed").
+    return sorted(ranked, key=lambda e: (not e.answers, is_open_statement(e.text), not names_the_doer(q, e.text),
+                                         -e.score))

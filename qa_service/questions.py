@@ -60,6 +60,7 @@ class QuestionProfile:
     predicate: frozenset[str]  # the other content words: what is asked about the topic
     wants_list: bool
     required: frozenset[str] = frozenset()  # predicate terms the answering sentence must state
+    verb_hinge: bool = False  # one of them is the verb the question hinges on
 
 
     @property
@@ -82,19 +83,18 @@ def profile(question: str) -> QuestionProfile:
     predicate = frozenset(w for w in asked if w not in {t.lower() for t in topic} and w not in topic)
     wants_list = kind == "who" and bool(predicate & _LIST_PREDICATES)
     return QuestionProfile(question, kind, topic, _entities(question), predicate, wants_list,
-                           frozenset(_required(question)) & predicate)
+                           frozenset(_hinges(question, _VERB_HINGES + _NOUN_HINGES)) & predicate,
+                           bool(_hinges(question, _VERB_HINGES) & predicate))
 
 
-# The word a question hinges on: the verb of "who chairs...", the noun of
-# "how many jobs..." or "what is the capacity of...". A sentence that states
-# the rest of the question but not this word answers another question.
-# A closing word is the verb only when no prepositional phrase comes before it
-# ("What did the bank decide at its rate meeting?" closes on a noun).
+# The word a question hinges on: a sentence that states the rest of the question
+# but not this word answers another question. A closing word is the verb only when
+# no prepositional phrase comes before it ("What did the bank decide at its rate
+# meeting?" closes on a noun).
 _NO_PREPOSITION = r"(?:(?!\b(?:at|in|on|for|with|to|from|by|about|during|after|before|between|over|under|into|since)\b)[^?])*?"
-_HINGES = (
+# It is the verb ("who chairs", "what did the MOU cover", "when did Lee take office")...
+_VERB_HINGES = (
     re.compile(r"^\s*who\s+(?:(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\s+)?(?:be\s+)?([a-z]+)", re.I),
-    re.compile(r"\bhow (?:many|much)\s+([a-z]+)\s+(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\b", re.I),
-    re.compile(r"\bwhat (?:is|was|will be|are|were)\s+(?:the|its|their|his|her)\s+(?:[a-z]+\s+)?([a-z]+)\s+(?:of|for|in|at|on)\b", re.I),
     # "Where was the minister born?", "When was the MOU signed?": the closing participle
     # of a passive ("When is the next meeting?" closes on a noun and has no hinge).
     re.compile(rf"^\s*(?:where|when|why|how)\s+(?:was|were)\s+{_NO_PREPOSITION}\s([a-z]+)\s*\?\s*$", re.I),
@@ -103,10 +103,15 @@ _HINGES = (
     # "When did Lee Jae Myung take office?", "Why was Haenam chosen for...?": the verb after a named subject.
     re.compile(r"^\s*(?i:when|where|why|how)\s+(?:did|does|do|will|would|could|can|was|were)\s+(?:[A-Z][\w'’.-]*\s+)+([a-z]+)\b"),
 )
+# ...or the noun of the quantity or attribute asked ("how many jobs", "what is the capacity of").
+_NOUN_HINGES = (
+    re.compile(r"\bhow (?:many|much)\s+([a-z]+)\s+(?:will|would|did|does|do|has|have|had|is|are|was|were|can|could)\b", re.I),
+    re.compile(r"\bwhat (?:is|was|will be|are|were)\s+(?:the|its|their|his|her)\s+(?:[a-z]+\s+)?([a-z]+)\s+(?:of|for|in|at|on)\b", re.I),
+)
 
 
-def _required(question: str) -> set[str]:
-    return {stem(m.group(1)) for pattern in _HINGES if (m := pattern.search(question))}
+def _hinges(question: str, patterns: tuple[re.Pattern[str], ...]) -> set[str]:
+    return {stem(m.group(1)) for pattern in patterns if (m := pattern.search(question))}
 
 
 def _entities(question: str) -> tuple[tuple[str, ...], ...]:
@@ -177,6 +182,34 @@ def _has_quantity(sentence: str, asked: set[str]) -> bool:
 _DATELINE = re.compile(r"^\s*[A-Z][A-Z.'’ -]*[A-Z.](?:,\s*[A-Z][A-Za-z.]*)?\s*[—–―-]{1,2}\s+")
 
 
+# Words between a doer and its verb: "Bae Kyung-hoon also announced", "Fink has signed".
+_BETWEEN = frozenset("also has have had was were is are will would jointly formally later then".split())
+
+
+def names_the_doer(q: QuestionProfile, sentence: str) -> bool:
+    """For "who <verb>": does a name the question does not give stand right beside the
+    verb ("signed by Bae Kyung-hoon", "Bae Kyung-hoon announced")? Then the sentence
+    says who did it, not only that it was done."""
+    if q.kind != "who" or not q.required:
+        return False
+    asked = {t.lower() for t in q.topic}
+    tokens = words(_DATELINE.sub("x ", sentence, count=1))
+
+    def new_name(j: int) -> bool:
+        return 0 <= j < len(tokens) and is_name(tokens[j], j) and stem(tokens[j]).lower() not in asked | _TIME_WORDS
+
+    for i, token in enumerate(tokens):
+        if not any(SourceTerms([token]).has(h) for h in q.required):
+            continue
+        after = i + 2 if i + 1 < len(tokens) and tokens[i + 1].lower() == "by" else i + 1
+        before = i - 1
+        while before >= 0 and tokens[before].lower() in _BETWEEN:
+            before -= 1
+        if new_name(after) or new_name(before):
+            return True
+    return False
+
+
 def names_in(text: str) -> set[str]:
     """Stems of the names a text mentions (capitalised words; a leading dateline, days
     and months left out: a lede's "SEOUL —" is not someone the story names)."""
@@ -204,11 +237,17 @@ def drops_partner(claim: str, source: str) -> bool:
     return False
 
 
+# Light verbs lean on their noun: stated ("took office"), they count; unstated, the
+# noun carries the meaning ("take effect" is stated by "go into effect").
+_LIGHT_VERBS = frozenset(stem(w) for w in "take make get give go".split())
+
+
 def predicate_coverage(q: QuestionProfile, source: SourceTerms) -> float:
     """Share of the question's predicate terms the source states (1.0 without any)."""
-    if not q.predicate:
+    counted = [t for t in q.predicate if t not in _LIGHT_VERBS or source.has(t)]
+    if not counted:
         return 1.0
-    return sum(source.has(t) for t in q.predicate) / len(q.predicate)
+    return sum(source.has(t) for t in counted) / len(counted)
 
 
 def dates_stated(q: QuestionProfile, source: SourceTerms) -> bool:

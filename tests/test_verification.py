@@ -208,3 +208,23 @@ def test_a_sentence_pointing_back_answers_with_the_sentence_that_names_it(checke
     assert [e.text for e in answering] == [refers] and answering[0].antecedent.text == names
     quoted = extract(answering[:1])[0]
     assert quoted.text == f"{names} {refers}" and [s.text for s in quoted.sources] == [names, refers]
+
+
+def test_a_light_verb_leans_on_its_noun():
+    from qa_service.questions import predicate_coverage
+    from qa_service.support import SourceTerms
+
+    q = profile("The ferry ban could take effect on which day?")
+    assert predicate_coverage(q, SourceTerms(["The ferry ban would go into effect on March 3."])) == 1.0
+    # Stated, it counts: "took office" answers "take office" better than "office" alone.
+    office = profile("When did Mara Voss take office?")
+    assert "take" in office.required
+
+
+def test_a_noun_hinge_does_not_let_the_story_state_the_rest(checker, embedder):
+    war = "Norland has backed Vell since the war with Ostmark began in 2022, officials said."
+    extra = "Last week Norland announced an additional $1 billion in military aid."
+    passages = [_passage(1, war, extra, article="aid")]
+    q = profile("Roughly how much aid has Norland given to Vell since the war began?")
+    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    assert not any(e.answers for e in ranked)
