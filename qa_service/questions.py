@@ -100,8 +100,10 @@ _VERB_HINGES = (
     re.compile(rf"^\s*(?:where|when|why|how)\s+(?:was|were)\s+{_NO_PREPOSITION}\s([a-z]+)\s*\?\s*$", re.I),
     # "What did the MOU cover?", "What post did Kim hold?": the closing verb.
     re.compile(rf"^\s*(?i:what)(?:\s+[a-z]+)?\s+(?:did|does|do|will|would|could|can|has|have|had)\s+{_NO_PREPOSITION}\s([a-z]+)\s*\?\s*$"),
-    # "When did Lee Jae Myung take office?", "Why was Haenam chosen for...?": the verb after a named subject.
-    re.compile(r"^\s*(?i:when|where|why|how)\s+(?:did|does|do|will|would|could|can|was|were)\s+(?:[A-Z][\w'’.-]*\s+)+([a-z]+)\b"),
+    # "When did Lee Jae Myung take office?", "Why was Haenam chosen for...?", "What role
+    # will Kim play on the task force?": the verb after a named subject (and an adverb).
+    re.compile(r"^\s*(?i:when|where|why|how|what(?:\s+[a-z]+)?|which\s+[a-z]+)\s+"
+               r"(?:did|does|do|will|would|could|can|was|were)\s+(?:[A-Z][\w'’.-]*\s+)+(?:[a-z]+ly\s+)?([a-z]+)\b"),
 )
 # ...or the noun of the quantity or attribute asked ("how many jobs", "what is the capacity of").
 _NOUN_HINGES = (

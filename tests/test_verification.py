@@ -133,6 +133,8 @@ def test_the_hinge_is_the_closing_verb_or_the_verb_after_a_named_subject():
     assert profile("What did the harbour accord cover?").required == {"cover"}
     assert profile("Why was Tessel chosen for the first ferry terminal?").required == {"choos"}
     assert profile("When did Mara Voss take office as mayor?").required == {"take"}
+    assert profile("What role will Mara Voss play on the harbour board?").required == {"play"}
+    assert profile("What post did Mara Voss formerly hold?").required == {"hold"}
     # A closing noun after a prepositional phrase is not a verb.
     assert profile("What did the central bank decide at its rate meeting?").required == frozenset()
     # "Take place" says that something happened, not what.
