@@ -230,3 +230,13 @@ def test_a_noun_hinge_does_not_let_the_story_state_the_rest(checker, embedder):
     q = profile("Roughly how much aid has Norland given to Vell since the war began?")
     ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
     assert not any(e.answers for e in ranked)
+
+
+def test_who_did_it_ranks_the_sentence_naming_the_doer_beside_the_verb_first(checker, embedder):
+    lede = ("TESSEL — The port authority and the city council, the two owners of the harbour, signed an accord "
+            "on its future on Monday, after Mayor Mara Voss sat down with port chief Arno Lind.")
+    by = "The accord was signed by Deputy Mayor Ines Holt and Lind while Voss looked on."
+    passages = [_passage(1, lede, by, article="accord")]
+    q = profile("Who signed the harbour accord?")
+    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    assert [e.text for e in ranked if e.answers] == [by, lede]
