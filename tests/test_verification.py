@@ -36,6 +36,12 @@ def _check(checker, embedder, question: str, claim: str, *passages: Passage):
     return checker.check(claim, q, evidence)[0]
 
 
+def _ranked(checker, embedder, question: str, *passages: Passage):
+    """The question's evidence over ``passages``, best first."""
+    return rank_evidence(profile(question), list(passages), checker.sentence_vectors(list(passages)),
+                         embedder.embed_query(question))
+
+
 def test_invented_role_next_to_a_real_name_is_rejected(checker, embedder):
     checked = _check(checker, embedder, "Who attended the meeting?",
                      "Lee Jae Myung, the president of Korea's central bank, attended the meeting [1].",
@@ -142,11 +148,9 @@ def test_the_hinge_is_the_closing_verb_or_the_verb_after_a_named_subject():
 
 
 def test_a_sentence_stating_the_hinge_may_leave_the_rest_of_the_predicate_to_its_story(checker, embedder):
-    q = profile("What did the harbour accord cover?")
     signed = "The harbour accord was signed by Mayor Mara Voss and the port authority on Monday."
     covers = "It covers dredging of the east channel as well as a new ferry terminal."
-    passages = [_passage(1, signed, covers, article="accord")]
-    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    ranked = _ranked(checker, embedder, "What did the harbour accord cover?", _passage(1, signed, covers, article="accord"))
     assert [e.text for e in ranked if e.answers] == [covers]
 
 
@@ -155,14 +159,13 @@ def test_a_sentence_about_the_other_race_does_not_answer(checker, embedder):
     women = "In the women's race, Ines Holt crossed the line first in 2:27:40."
     later = "Reyes pulled away at the 30-kilometer mark and won by a minute."
     passages = [_passage(1, men, women, later, article="race")]
-    q = profile("Who won the women's race at the Lakeside Marathon?")
-    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
-    assert not any(e.answers for e in ranked)
+    question = "Who won the women's race at the Lakeside Marathon?"
+    assert not any(e.answers for e in _ranked(checker, embedder, question, *passages))
     # The question's "women's" on a sentence about the men's race is a swapped fact.
-    claim = _check(checker, embedder, q.text, "Tomas Reyes won the women's race at the Lakeside Marathon [1].", passages[0])
+    claim = _check(checker, embedder, question, "Tomas Reyes won the women's race at the Lakeside Marathon [1].", passages[0])
     assert not claim.supported
     # A one-name answer does not join a name from one sentence to the predicate of another.
-    bare = _check(checker, embedder, q.text, "Tomas Reyes [1].", passages[0])
+    bare = _check(checker, embedder, question, "Tomas Reyes [1].", passages[0])
     assert not bare.supported
 
 
@@ -171,9 +174,7 @@ def test_a_name_with_of_is_one_entity_and_a_date_must_be_in_the_sentence(checker
     assert q.entities[0] == ("bank", "of", "norland")
     lede = "The Bank of Norland kept its base rate at 3 percent on Thursday, Oct. 23, at its rate meeting."
     nxt = "The next rate decision is scheduled for Nov. 27."
-    passages = [_passage(1, lede, nxt, article="rates")]
-    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
-    assert not any(e.answers for e in ranked)
+    assert not any(e.answers for e in _ranked(checker, embedder, q.text, _passage(1, lede, nxt, article="rates")))
 
 
 def test_overlapping_chunks_give_each_sentence_once(checker, embedder):
@@ -183,9 +184,7 @@ def test_overlapping_chunks_give_each_sentence_once(checker, embedder):
     offset = len(WELCOMED) + 1
     second = Passage(n=2, chunk_id="mou:1", article_id="mou", title="t", text=f"{SIGNED} {OPEN}", start=offset,
                      end=offset + len(SIGNED) + 1 + len(OPEN), score=0.9, sentences=sentences_of(f"{SIGNED} {OPEN}", offset))
-    q = profile("Who signed the MOU?")
-    ranked = rank_evidence(q, [first, second], checker.sentence_vectors([first, second]), embedder.embed_query(q.text))
-    texts = [e.text for e in ranked]
+    texts = [e.text for e in _ranked(checker, embedder, "Who signed the MOU?", first, second)]
     assert texts.count(SIGNED) == 1 and len(texts) == 3
 
 
@@ -204,8 +203,7 @@ def test_a_sentence_pointing_back_answers_with_the_sentence_that_names_it(checke
     names = "The port of Vell already belongs to the Coastal Freight Compact, together with Arno and Sima."
     refers = "Officials said the accord could open the door for Tessel to join that compact."
     passages = [_passage(1, names, refers, article="accord")]
-    q = profile("Which trade group could Tessel join as a result of the accord?")
-    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    ranked = _ranked(checker, embedder, "Which trade group could Tessel join as a result of the accord?", *passages)
     answering = [e for e in ranked if e.answers]
     assert [e.text for e in answering] == [refers] and answering[0].antecedent.text == names
     quoted = extract(answering[:1])[0]
@@ -227,8 +225,7 @@ def test_a_noun_hinge_does_not_let_the_story_state_the_rest(checker, embedder):
     war = "Norland has backed Vell since the war with Ostmark began in 2022, officials said."
     extra = "Last week Norland announced an additional $1 billion in military aid."
     passages = [_passage(1, war, extra, article="aid")]
-    q = profile("Roughly how much aid has Norland given to Vell since the war began?")
-    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    ranked = _ranked(checker, embedder, "Roughly how much aid has Norland given to Vell since the war began?", *passages)
     assert not any(e.answers for e in ranked)
 
 
@@ -237,6 +234,5 @@ def test_who_did_it_ranks_the_sentence_naming_the_doer_beside_the_verb_first(che
             "on its future on Monday, after Mayor Mara Voss sat down with port chief Arno Lind.")
     by = "The accord was signed by Deputy Mayor Ines Holt and Lind while Voss looked on."
     passages = [_passage(1, lede, by, article="accord")]
-    q = profile("Who signed the harbour accord?")
-    ranked = rank_evidence(q, passages, checker.sentence_vectors(passages), embedder.embed_query(q.text))
+    ranked = _ranked(checker, embedder, "Who signed the harbour accord?", *passages)
     assert [e.text for e in ranked if e.answers] == [by, lede]
