@@ -145,9 +145,8 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
 
     ``vectors[i]`` holds the vectors of ``passages[i].sentences``. The topic
     may be stated anywhere in the passage or its title; the predicate must be
-    in the sentence itself.
+    in the sentence itself (or, past a hinge verb, in its story: ``states_predicate``).
     """
-    ranked = []
     told = stories(passages)
     # Once per story: every passage of a story shares its names.
     coverage = {article: topic_coverage(q, terms) for article, terms in told.items()}

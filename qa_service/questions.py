@@ -21,7 +21,7 @@ _QUESTION_WORDS = frozenset(
     # repeat: "the topic of the debate" is answered by "a debate on AI".
     + "topic subject purpose reason focus time".split()
 )
-# "What did it take place after?": the phrase says an event happened, not what happened.
+# "When did the festival take place?": the phrase says that an event happened, not what happened.
 _TAKE_PLACE = re.compile(r"\b(take|takes|took|taken|taking)\s+place\b", re.I)
 _KINDS = (
     ("how_much", re.compile(r"\bhow (much|many|large|big|high|long|far|old)\b|\bwhat (amount|number|percentage|share|sum)\b", re.I)),
