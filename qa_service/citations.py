@@ -23,7 +23,7 @@ import numpy as np
 from index.embeddings import Embedder
 from index.sentences import split_sentences
 from index.store import sentence_id
-from qa_service.evidence import Evidence, states_predicate, stories
+from qa_service.evidence import Evidence, states_predicate
 from qa_service.models import Passage
 from qa_service.questions import QuestionProfile, adds_answer, drops_partner
 from qa_service.settings import CheckingSettings
@@ -92,12 +92,11 @@ class CitationChecker:
         question = SourceTerms([q.text])
         acronyms = frozenset(t for t in q.topic if t.isupper())
         order = [int(j) for j in np.argsort(-sims)]
-        told = stories(list({id(e.passage): e.passage for e in evidence}.values()))
 
         def passes(group: list[int]) -> bool:
             sources = SourceTerms(evidence[j].text for j in group)
             context = SourceTerms(evidence[j].passage.text for j in group)
-            return (states_predicate(q, sources, told[evidence[group[0]].passage.article_id])
+            return (states_predicate(q, sources, evidence[group[0]].story)
                     and states(text, sources, question, context, acronyms)
                     and not (q.kind in ("who", "entity") and any(drops_partner(text, evidence[j].text) for j in group)))
 

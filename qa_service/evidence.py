@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -47,6 +47,7 @@ class Evidence:
     predicate: float  # share of the question's predicate terms the sentence states
     answers: bool  # states what was asked (and something the question did not say)
     score: float
+    story: SourceTerms  # what the retrieved passages of its story state, read by the checker too
     # The sentence before, when this one answers only with it ("join that partnership").
     antecedent: "Evidence | None" = None
 
@@ -67,7 +68,7 @@ def required_predicate(q: QuestionProfile) -> float:
     return 1.0 if n <= 2 else max(0.5, 2 / n)
 
 
-def stories(passages: Sequence[Passage]) -> dict[str, SourceTerms]:
+def _stories(passages: Sequence[Passage]) -> dict[str, SourceTerms]:
     """What each story's retrieved passages (and its title) state, by article id."""
     texts: dict[str, list[str]] = {}
     for passage in passages:
@@ -112,17 +113,18 @@ def refers_back(sentence: str, previous: str) -> bool:
     return any(before.has(noun) for noun in content_words(" ".join(_BACK_REFERENCE.findall(sentence))))
 
 
-def _with_antecedent(q: QuestionProfile, e: Evidence, built: dict[tuple[str, int], Evidence]) -> Evidence:
-    """``e`` answering with the sentence just before it in its story, when it refers to
-    what that one named and the two together add the answer; else ``e`` unchanged."""
-    article, start = e.passage.article_id, e.sentence.start
-    before = [x for (a, _), x in built.items() if a == article and x.sentence.end <= start]
-    if not before:
-        return e
-    previous = max(before, key=lambda x: x.sentence.end)
-    # Only whitespace between them: they are neighbours in the body.
-    if start - previous.sentence.end > 3 or not refers_back(e.text, previous.text) \
-            or not adds_answer(q, f"{previous.text} {e.text}"):
+def _previous_sentences(evidence: Iterable[Evidence]) -> dict[tuple[str, int], Evidence]:
+    """Each sentence's neighbour just before it in its story's body, when that one is evidence too
+    (only whitespace between them), by (article id, start)."""
+    ordered = sorted(evidence, key=lambda e: (e.passage.article_id, e.sentence.start))
+    return {(e.passage.article_id, e.sentence.start): p for p, e in zip(ordered, ordered[1:])
+            if p.passage.article_id == e.passage.article_id and 0 <= e.sentence.start - p.sentence.end <= 3}
+
+
+def _with_antecedent(q: QuestionProfile, e: Evidence, previous: Evidence | None) -> Evidence:
+    """``e`` answering with the sentence before it, when it refers to what that one named
+    and the two together add the answer; else ``e`` unchanged."""
+    if previous is None or not refers_back(e.text, previous.text) or not adds_answer(q, f"{previous.text} {e.text}"):
         return e
     return dataclasses.replace(e, answers=True, antecedent=previous)
 
@@ -147,7 +149,7 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
     may be stated anywhere in the passage or its title; the predicate must be
     in the sentence itself (or, past a hinge verb, in its story: ``states_predicate``).
     """
-    told = stories(passages)
+    told = _stories(passages)
     # Once per story: every passage of a story shares its names.
     coverage = {article: topic_coverage(q, terms) for article, terms in told.items()}
     built: dict[tuple[str, int], Evidence] = {}
@@ -168,11 +170,13 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
             if states and not answers:
                 stating.add(key)
             score = similarity + _PREDICATE_WEIGHT * predicate + _TOPIC_WEIGHT * context
-            built[key] = Evidence(passage, sentence, vector, similarity, predicate, answers, round(score, 4))
-    ranked = [_with_antecedent(q, e, built) if key in stating else e for key, e in built.items()]
+            built[key] = Evidence(passage, sentence, vector, similarity, predicate, answers, round(score, 4),
+                                  told[passage.article_id])
+    before = _previous_sentences(built.values())
+    ranked = [_with_antecedent(q, e, before.get(key)) if key in stating else e for key, e in built.items()]
     # A sentence that gives the answer goes before one saying it is not known
     # (a later story may put a figure on what an earlier one left open), and
     # for "who signed" one naming the signer beside the verb before one that
     # only says the signing happened ("the ministry and BlackRock ... signed").
-    return sorted(ranked, key=lambda e: (not e.answers, is_open_statement(e.text), not names_the_doer(q, e.text),
-                                         -e.score))
+    return sorted(ranked, key=lambda e: (not e.answers, is_open_statement(e.text),
+                                         not (e.answers and names_the_doer(q, e.text)), -e.score))

@@ -82,9 +82,9 @@ def profile(question: str) -> QuestionProfile:
              if w not in _QUESTION_WORDS | _TIME_WORDS and w not in types}
     predicate = frozenset(w for w in asked if w not in {t.lower() for t in topic} and w not in topic)
     wants_list = kind == "who" and bool(predicate & _LIST_PREDICATES)
+    verbs, nouns = _hinges(question, _VERB_HINGES) & predicate, _hinges(question, _NOUN_HINGES) & predicate
     return QuestionProfile(question, kind, topic, _entities(question), predicate, wants_list,
-                           frozenset(_hinges(question, _VERB_HINGES + _NOUN_HINGES)) & predicate,
-                           bool(_hinges(question, _VERB_HINGES) & predicate))
+                           frozenset(verbs | nouns), bool(verbs))
 
 
 # The word a question hinges on: a sentence that states the rest of the question
@@ -279,7 +279,7 @@ def _stated(entity: tuple[str, ...], source: SourceTerms) -> bool:
         return (month, int(figures[0])) in _dates(source.text)
     if month is not None and not figures:
         # "in October 2025" is stated by "Oct. 23".
-        return any(stem(w).lower() in _MONTH_FORM_STEMS[month] for w in words(source.text))
+        return any(_MONTH_OF_STEM.get(stem(w).lower()) == month for w in words(source.text))
     if figures:
         return all(source.has(t) for t in figures)
     if "of" in entity:
@@ -296,7 +296,6 @@ _MONTH_NAMES = _MONTHS.split()[:12]
 _MONTH_FORMS = {n: {full, full[:3]} | ({"sept"} if n == 9 else set()) for n, full in enumerate(_MONTH_NAMES, 1)}
 # Stems of month names and their news abbreviations ("Sept.", "Nov."), by month number.
 _MONTH_OF_STEM = {stem(form): n for n, forms in _MONTH_FORMS.items() for form in forms}
-_MONTH_FORM_STEMS = {n: {stem(form) for form in forms} for n, forms in _MONTH_FORMS.items()}
 _MONTH_DAY = re.compile(rf"\b({'|'.join(sorted(set().union(*_MONTH_FORMS.values()), key=len, reverse=True))})"
                         r"\.?\s+(\d{1,2})\b", re.I)
 
