@@ -1,4 +1,4 @@
-"""Pure ranking functions: reciprocal-rank fusion, recency prior, per-article cap.
+"""Pure ranking functions: reciprocal-rank fusion, recency prior, per-article cap, leaders kept.
 
 Fusion is a few lines of arithmetic over ids; writing it here keeps it
 synchronous and testable, where llama-index's QueryFusionRetriever would add
@@ -45,3 +45,25 @@ def cap_per_article(items: Sequence[T], article_of: Callable[[T], str], cap: int
             seen[article] = seen.get(article, 0) + 1
             kept.append(item)
     return kept
+
+
+def keep_leaders(kept: Sequence[K], leaders: Sequence[K], n: int) -> list[K]:
+    """The first ``n`` of ``kept``, with every leader in it: a missing leader takes the
+    place of the lowest-ranked item that is not a leader.
+
+    Reciprocal-rank fusion rewards agreement, so a chunk that only one retriever
+    ranks first can fall out of the top ``n`` behind chunks that two retrievers
+    rank modestly ("Who attended the meeting?": only BM25 finds the story's lede,
+    whose vector the rest of the long chunk dilutes).
+    """
+    chosen = list(dict.fromkeys(kept))[:n]
+    for leader in dict.fromkeys(leaders):
+        if leader in chosen:
+            continue
+        replaceable = [i for i, item in enumerate(chosen) if item not in leaders]
+        if len(chosen) < n:
+            chosen.append(leader)
+        elif replaceable:
+            chosen[replaceable[-1]] = leader
+    order = {item: i for i, item in enumerate(kept)}
+    return sorted(chosen, key=lambda item: order.get(item, len(order)))

@@ -11,7 +11,7 @@ from index.keyword import KeywordIndex
 from index.store import ChromaStore, StoredChunk, chunk_of_sentence
 from qa_service.evidence import sentences_of
 from qa_service.models import DAY_SECONDS, ArticleRef, Filters, Passage, day_bounds
-from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_factor
+from qa_service.ranking import cap_per_article, keep_leaders, reciprocal_rank_fusion, recency_factor
 from qa_service.settings import RetrievalSettings
 
 # Each retriever proposes this many candidates per final passage, so the
@@ -45,6 +45,7 @@ class Retriever:
         self.min_relevance = settings.min_relevance
         self.half_life = settings.recency_half_life_days
         self.recency_weight = settings.recency_weight
+        self.keep_leaders = settings.keep_leaders
 
     def retrieve(
         self, query: str, top_k: int, filters: Filters | None = None, as_of: date | None = None
@@ -70,9 +71,8 @@ class Retriever:
         if best < self.min_relevance:
             return Retrieved([], [chunks[i] for i, _ in dense[:top_k] if i in chunks], best, vector)
 
-        scores = reciprocal_rank_fusion(
-            [[i for i, _ in dense if i in chunks], [i for i in by_sentence if i in chunks], [c.id for c, _ in sparse]],
-            self.rrf_k)
+        rankings = [[i for i, _ in dense if i in chunks], [i for i in by_sentence if i in chunks], [c.id for c, _ in sparse]]
+        scores = reciprocal_rank_fusion(rankings, self.rrf_k)
         if as_of is not None:
             now = day_bounds(as_of)[1]
             for chunk_id, chunk in chunks.items():
@@ -80,7 +80,10 @@ class Retriever:
                     age = (now - chunk.published_ts) / DAY_SECONDS
                     scores[chunk_id] *= recency_factor(age, self.half_life, self.recency_weight)
         ranked = sorted(chunks, key=lambda i: -scores[i])
-        kept = cap_per_article(ranked, lambda i: chunks[i].article_id, self.max_per_article)[:top_k]
+        kept = cap_per_article(ranked, lambda i: chunks[i].article_id, self.max_per_article)
+        if self.keep_leaders:
+            kept = keep_leaders(kept, [r[0] for r in rankings if r], top_k)
+        kept = kept[:top_k]
         picked = [chunks[i] for i in kept]
         return Retrieved([to_passage(n, c, scores[c.id]) for n, c in enumerate(picked, 1)], picked, best, vector)
 

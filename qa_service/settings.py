@@ -32,6 +32,8 @@ class RetrievalSettings(_Group):
     recency_half_life_days: float = 7.0
     recency_weight: float = Field(0.3, description="max boost of a story published on the as_of day")
     sentence_retrieval: bool = Field(True, description="also search sentence vectors; a matching sentence brings its chunk")
+    keep_leaders: bool = Field(True, description="each retriever's first chunk stays in the top k (fusion can drop "
+                                                 "a chunk only one of them finds)")
 
 
 class GenerationSettings(_Group):

@@ -273,8 +273,11 @@ def test_ingest_then_ask_cites_the_article_and_after_delete_abstains(client):
         assert client.post("/v1/articles", json=CHEESE).json()["unchanged"] == 1
 
         answer = client.post("/v1/ask", json={"question": CHEESE_QUESTION}).json()
-        # The whole answer on failure: it failed once in three full runs, never alone (stop 19).
-        assert answer["abstained"] is False, json.dumps({k: answer[k] for k in ("passages", "timings_ms")})
+        if answer["abstained"]:
+            # It abstained once in four full runs and never alone (stops 19, 20): say all that
+            # tells retrieval from answering apart. pytest.fail, as an assert's message is cut.
+            again = client.post("/v1/search", json={"query": CHEESE_QUESTION}).json()
+            pytest.fail(json.dumps({"answer": answer, "search_after": again}, indent=1))
         assert cheese_id in {c["article_id"] for c in answer["citations"]}
         assert_quotes_are_verbatim(client, answer)
     finally:
