@@ -156,7 +156,7 @@ def adds_answer(q: QuestionProfile, sentence: str) -> bool:
     new_names = names_in(sentence) - asked
     new_numbers = {n for n in numbers(sentence) if n not in asked}
     if q.kind == "how_much":
-        return _has_quantity(sentence, asked)
+        return _has_quantity(sentence, asked, amount=bool(_AMOUNT_ASKED.search(q.text)))
     if q.kind == "when":
         return bool(new_numbers or ({stem(w) for w in tokens} & _TIME_WORDS))
     if q.kind == "where":
@@ -167,17 +167,21 @@ def adds_answer(q: QuestionProfile, sentence: str) -> bool:
     return len(new_words) >= 3
 
 
-_NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty
-    hundred hundreds thousand thousands million millions billion billions trillion trillions several dozen dozens
-    half once twice""".split())
+_COUNT_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty".split())
+_AMOUNT_WORDS = frozenset("""hundred hundreds thousand thousands million millions billion billions trillion trillions
+    several dozen dozens half once twice""".split())
 _DATE_NUMBER = re.compile(rf"\b(?:{'|'.join(_MONTHS.split())})\.?\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b", re.I)
+# "How much will BlackRock invest?" asks an amount; "the two sides" or "over five years" is not one.
+_AMOUNT_ASKED = re.compile(r"\bhow much\b|\bwhat (?:amount|sum)\b", re.I)
 
 
-def _has_quantity(sentence: str, asked: set[str]) -> bool:
-    """A number that is not a date or a year (or a number word: "six times", "several trillion won")."""
+def _has_quantity(sentence: str, asked: set[str], amount: bool = False) -> bool:
+    """A number that is not a date or a year, or a number word ("six times", "several trillion won").
+    For an amount, a small count in words does not do."""
     undated = _DATE_NUMBER.sub(" ", sentence)
     figures = {n for n in numbers(undated) if n not in asked}
-    return bool(figures) or any(w.lower() in _NUMBER_WORDS for w in words(undated))
+    counted = _AMOUNT_WORDS if amount else _AMOUNT_WORDS | _COUNT_WORDS
+    return bool(figures) or any(w.lower() in counted for w in words(undated))
 
 
 # "SEOUL — ", "OROVILLE, Calif. – ": where the story was filed, not what it says.

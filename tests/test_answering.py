@@ -190,6 +190,14 @@ def test_recency_prior_favours_the_newer_story(demo_services, demo_articles):
     assert found.passages[0].article_id == later.id
 
 
+def test_a_chunk_only_keyword_search_ranks_first_is_retrieved(demo_services):
+    """The sentence says "the center", the chunk is long: only BM25 ranks it first, and fusion
+    alone put three chunks that two retrievers found modestly ahead of it."""
+    question = "When is the Haenam AI data center expected to start operating?"
+    found = demo_services.retriever.retrieve(question, 5)
+    assert any("expected to start operating in 2028" in p.text for p in found.passages)
+
+
 def test_injected_instruction_cannot_support_an_answer(fresh_services):
     from index.article import Article
 

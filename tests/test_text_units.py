@@ -1,7 +1,7 @@
 """Pure functions: sentence spans, ranking, support scoring, question profiles."""
 
 from index.sentences import sentence_spans, split_sentences
-from qa_service.ranking import cap_per_article, reciprocal_rank_fusion, recency_factor
+from qa_service.ranking import cap_per_article, keep_leaders, reciprocal_rank_fusion, recency_factor
 from qa_service.support import content_words, key_terms, strip_citation_marks, support_score
 
 
@@ -39,6 +39,15 @@ def test_recency_factor_halves_and_ignores_future():
 def test_cap_per_article_keeps_order():
     items = [("a", 1), ("a", 2), ("b", 3), ("a", 4), ("b", 5)]
     assert cap_per_article(items, lambda x: x[0], 2) == [("a", 1), ("a", 2), ("b", 3), ("b", 5)]
+
+
+def test_keep_leaders_replaces_the_lowest_non_leaders_and_keeps_the_fused_order():
+    fused = ["a", "b", "c", "d", "e", "f", "g"]
+    assert keep_leaders(fused, ["a", "b"], 5) == ["a", "b", "c", "d", "e"]
+    # "g" and "f" lead a retriever each but fusion put them last: they take the places of "e" and "d".
+    assert keep_leaders(fused, ["g", "a", "f"], 5) == ["a", "b", "c", "f", "g"]
+    assert keep_leaders(["a", "b"], ["z"], 5) == ["a", "b", "z"]  # a leader the cap dropped goes last
+    assert keep_leaders(fused, ["e", "f", "g"], 2) == ["e", "f"]  # more leaders than places: the first ones stay
 
 
 def test_support_score_rewards_stated_facts_and_gates_new_names():

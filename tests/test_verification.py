@@ -86,6 +86,18 @@ def test_open_statement_answers_how_much():
     assert not adds_answer(q, WELCOMED)
 
 
+def test_an_amount_is_not_a_small_count_in_words():
+    """From the real article: "The two sides also expressed interest in infrastructure
+    investments" was quoted as the answer to how much BlackRock will invest."""
+    much = profile("How much will BlackRock invest in Korea?")
+    assert not adds_answer(much, "The two sides also expressed interest in infrastructure investments.")
+    assert not adds_answer(much, "Investment plans will take place over the next five years.")
+    assert adds_answer(much, "The investment could reach several trillion won.")
+    assert adds_answer(much, "BlackRock will invest 6 trillion won in the first phase.")
+    many = profile("How many data centers will BlackRock build?")
+    assert adds_answer(many, "BlackRock will build two data centers in Korea.")
+
+
 def test_evidence_ranks_the_sentence_that_states_the_predicate_first(checker, embedder):
     q = profile("Who signed the MOU?")
     # Two chunks of one story: the first says what the MOU is, the second who signed it.
