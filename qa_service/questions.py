@@ -33,8 +33,9 @@ _KINDS = (
                           r"product|nation|airline|bank|university|school|club|network|award)\b", re.I)),
     ("why", re.compile(r"\bwhy\b", re.I)),
 )
-# "Who attended / joined / took part": the answer is everyone the story names in that role.
-_LIST_PREDICATES = frozenset(stem(w) for w in "attend join participate present accompany meet meeting member include".split())
+# "Who attended / joined / took part / signed": the answer is everyone the story names in that
+# role (an agreement has a signer on each side).
+_LIST_PREDICATES = frozenset(stem(w) for w in "attend join participate present accompany meet meeting member include sign".split())
 _MONTHS = "january february march april may june july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec"
 _TIME_WORDS = frozenset(stem(w) for w in (_MONTHS + " monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow week month year morning night").split())
 # A story that says the thing asked is not known answers the question with that statement.

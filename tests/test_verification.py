@@ -86,6 +86,20 @@ def test_open_statement_answers_how_much():
     assert not adds_answer(q, WELCOMED)
 
 
+def test_who_signed_gathers_the_signers_each_sentence_names(checker, embedder):
+    """From the real article: its first "signed" sentence names the ministry, a later one the
+    minister and Fink; "who signed" is a list question, like "who attended"."""
+    from qa_service.answering import extract, more_names
+
+    ministry = "NEW YORK — The Korean Ministry of Science and ICT signed an MOU with BlackRock on Monday."
+    q = profile("Who signed the MOU?")
+    assert q.wants_list
+    evidence = _ranked(checker, embedder, q.text, _passage(1, ministry, WELCOMED, SIGNED))
+    kept = extract([e for e in evidence if e.answers][:1])
+    quoted = {e.text for s in kept for e in s.sources} | {e.text for e in more_names(kept, evidence, q, 3)}
+    assert quoted == {ministry, SIGNED}
+
+
 def test_an_amount_is_not_a_small_count_in_words():
     """From the real article: "The two sides also expressed interest in infrastructure
     investments" was quoted as the answer to how much BlackRock will invest."""
