@@ -25,7 +25,7 @@ from index.sentences import split_sentences
 from index.store import sentence_id
 from qa_service.evidence import Evidence, states_predicate
 from qa_service.models import Passage
-from qa_service.questions import QuestionProfile, adds_answer, drops_partner
+from qa_service.questions import QuestionProfile, adds_answer, drops_partner, splits_apposition
 from qa_service.settings import CheckingSettings
 from qa_service.support import (SourceTerms, content_words, contradicted, key_terms, missing, stem, strip_citation_marks,
                                 support_score, words)
@@ -98,7 +98,8 @@ class CitationChecker:
             context = SourceTerms(evidence[j].passage.text for j in group)
             return (states_predicate(q, sources, evidence[group[0]].story)
                     and states(text, sources, question, context, acronyms)
-                    and not (q.kind in ("who", "entity") and any(drops_partner(text, evidence[j].text) for j in group)))
+                    and not (q.kind in ("who", "entity") and any(drops_partner(text, evidence[j].text) for j in group))
+                    and not any(splits_apposition(text, evidence[j].text) for j in group))
 
         def score(group: list[int]) -> float:
             return support_score(float(max(sims[j] for j in group)), text, [evidence[j].text for j in group])

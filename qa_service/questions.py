@@ -244,6 +244,25 @@ def drops_partner(claim: str, source: str) -> bool:
     return False
 
 
+# "Larry Fink, CEO of BlackRock": a name, then its role as "X of Y".
+_APPOSITION = re.compile(rf"({_NAME_RUN}),\s+(?:the\s+|a\s+)?((?:[A-Za-z][\w-]*\s+){{1,3}}of\s+(?:the\s+)?[A-Z][\w'’-]*)")
+
+
+def splits_apposition(claim: str, source: str) -> bool:
+    """The claim names someone and, apart from the name, the role the source gives that
+    person ("Lee and Fink met with the CEO of BlackRock" from "Larry Fink, CEO of
+    BlackRock"): one person made into two."""
+    for match in _APPOSITION.finditer(source):
+        name = match.group(1).split()[-1]
+        role = re.escape(match.group(2)).replace(r"\ ", r"\s+")
+        if not re.search(rf"\b{re.escape(name)}\b", claim) or not re.search(rf"\b{role}", claim, re.I):
+            continue
+        beside = rf"\b{re.escape(name)}\b,?\s+(?:who\s+(?:is|was)\s+)?(?:the\s+|a\s+)?{role}"
+        if not re.search(beside, claim, re.I):
+            return True
+    return False
+
+
 # Light verbs lean on their noun: stated ("took office"), they count; unstated, the
 # noun carries the meaning ("take effect" is stated by "go into effect").
 _LIGHT_VERBS = frozenset(stem(w) for w in "take make get give go".split())

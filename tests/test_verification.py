@@ -100,6 +100,20 @@ def test_who_signed_gathers_the_signers_each_sentence_names(checker, embedder):
     assert quoted == {ministry, SIGNED}
 
 
+def test_a_claim_may_not_make_a_named_person_and_their_role_two_people(checker, embedder):
+    """From the real article: "Lee Jae Myung and Larry Fink met with the CEO of BlackRock"
+    passed on a sentence saying "Larry Fink, CEO of BlackRock": every word was there."""
+    lede = ("NEW YORK — President Lee Jae Myung and Larry Fink, CEO of BlackRock, agreed to work together "
+            "during their meeting in New York on Monday.")
+    garbled = _check(checker, embedder, "Where did Lee meet Fink?",
+                     "Lee Jae Myung and Larry Fink met with the CEO of BlackRock in New York on Monday [1].",
+                     _passage(1, lede))
+    assert not garbled.supported
+    kept = _check(checker, embedder, "Where did Lee meet Fink?",
+                  "Lee Jae Myung met Larry Fink, the CEO of BlackRock, in New York on Monday [1].", _passage(1, lede))
+    assert kept.supported
+
+
 def test_an_amount_is_not_a_small_count_in_words():
     """From the real article: "The two sides also expressed interest in infrastructure
     investments" was quoted as the answer to how much BlackRock will invest."""
