@@ -254,7 +254,7 @@ def splits_apposition(claim: str, source: str) -> bool:
     BlackRock"): one person made into two."""
     for match in _APPOSITION.finditer(source):
         name = match.group(1).split()[-1]
-        role = re.escape(match.group(2)).replace(r"\ ", r"\s+")
+        role = r"\s+".join(map(re.escape, match.group(2).split()))
         if not re.search(rf"\b{re.escape(name)}\b", claim) or not re.search(rf"\b{role}", claim, re.I):
             continue
         beside = rf"\b{re.escape(name)}\b,?\s+(?:who\s+(?:is|was)\s+)?(?:the\s+|a\s+)?{role}"
