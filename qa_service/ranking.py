@@ -56,8 +56,8 @@ def keep_leaders(kept: Sequence[K], leaders: Sequence[K], n: int) -> list[K]:
     rank modestly ("Who attended the meeting?": only BM25 finds the story's lede,
     whose vector the rest of the long chunk dilutes).
     """
-    chosen = list(dict.fromkeys(kept))[:n]
-    for leader in dict.fromkeys(leaders):
+    chosen = list(kept[:n])
+    for leader in dict.fromkeys(leaders):  # one chunk may lead two retrievers
         if leader in chosen:
             continue
         replaceable = [i for i, item in enumerate(chosen) if item not in leaders]
