@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from index.sentences import sentence_spans
+from qa_service.furniture import is_page_furniture
 from qa_service.injection import is_instruction_like
 from qa_service.models import Passage, PassageSentence
 from qa_service.questions import (QuestionProfile, adds_answer, dates_stated, is_open_statement, names_the_doer,
@@ -31,9 +32,15 @@ _TOPIC_WEIGHT = 0.25
 def sentences_of(text: str, offset: int) -> list[PassageSentence]:
     """A passage's sentences, with body offsets (``offset`` is the passage's start)."""
     return [
-        PassageSentence(text=text[s:e], start=offset + s, end=offset + e, readable=not is_instruction_like(text[s:e]))
+        PassageSentence(text=text[s:e], start=offset + s, end=offset + e, readable=is_story_text(text[s:e]))
         for s, e in sentence_spans(text)
     ]
+
+
+def is_story_text(sentence: str) -> bool:
+    """May the model read it and may it support a claim? Not when it addresses the model
+    nor when it is the page's furniture (a link to another story, a call to action)."""
+    return not is_instruction_like(sentence) and not is_page_furniture(sentence)
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ class PassageSentence(BaseModel):
     text: str
     start: int
     end: int
-    readable: bool = Field(True, description="false for text addressed to a model: never shown to it, never support")
+    readable: bool = Field(True, description=("false for text addressed to a model and for the page's furniture "
+                                              "(a link, a call to action): never shown to it, never support"))
 
 
 class ArticleRef(BaseModel):

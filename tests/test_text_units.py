@@ -68,6 +68,19 @@ def test_strip_citation_marks():
     assert strip_citation_marks("Fink [1][3] attended") == ("Fink attended", [1, 3])
 
 
+def test_links_and_calls_to_action_are_page_furniture():
+    from qa_service.furniture import is_page_furniture
+
+    for furniture in ("More:Israel and Hamas reach deal on Gaza ceasefire", "READ MORE", "Opinion:Bye, Biden.",
+                      "Watch Biden deliver former President Jimmy Carter's eulogy", "WATCH: the hearing",
+                      "Subscribe to The Week", "Sign up for our newsletter", "Click here to donate."):
+        assert is_page_furniture(furniture), furniture
+    for story in ("More than 3,000 officers took part.", "Opinion polls show Lee ahead.", "Subscribers rose 9%.",
+                  "Watch parties were held across the city.", "Watchdog groups criticised the plan.",
+                  "Related parties were named in the filing."):
+        assert not is_page_furniture(story), story
+
+
 def test_instruction_like_sentences_are_spotted():
     from qa_service.injection import is_instruction_like
 

@@ -144,6 +144,18 @@ def test_a_question_in_the_text_never_answers(checker, embedder):
     assert not any(e.answers for e in ranked)
 
 
+def test_a_link_to_another_story_or_a_video_caption_never_answers(checker, embedder):
+    # Pages keep their links and captions between paragraphs, with no full stop.
+    question = "Who resigned after the budget fight?"
+    page = ("The council passed the budget on Tuesday after a six-hour debate.\n\n"
+            "More:Mayor Ana Diaz resigns after budget fight\n\n"
+            "Watch Ruth Okafor explain why she resigned after the budget fight\n\n"
+            "The new budget takes effect on July 1.")
+    ranked = _ranked(checker, embedder, question, _passage(1, page, article="council"))
+    assert [e.text for e in ranked if "resign" in e.text] == []
+    assert not any(e.answers for e in ranked)
+
+
 def test_dotted_acronyms_and_weekdays_do_not_block_the_topic():
     from qa_service.support import SourceTerms, stem
 
