@@ -7,11 +7,17 @@ The week's articles are what a web search returned for each quiz question, so
 a gold answer often occurs only in a sentence about something else. Per week,
 the questions with a sentence that holds a gold alias (whole-token match, as
 answer_recall), and with one that also shares at least two, or at least half,
-of the question's content words.
+of the question's content words. Where the hand audit in ``evals/audits``
+covers a question, two more columns: the questions some sentence of the week
+states the answer of (what an answerer that never cites a sentence about
+something else can reach), and those plus the ones answered only by a story
+of an earlier event of the same kind ("China's retaliatory tariffs" of 2018
+for those of this week).
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from evals.metrics import answer_recall
@@ -19,7 +25,38 @@ from evals.realtimeqa import Week, find_weeks, load_week
 from index.sentences import split_sentences
 from qa_service.support import content_words
 
-COLUMNS = ("questions", "alias in a sentence", "+ 2 question words", "+ half the question words")
+AUDIT = Path(__file__).parent / "audits" / "realtimeqa-2025-stated.jsonl"
+COLUMNS = ("questions", "alias in a sentence", "+ 2 question words", "+ half the question words",
+           "stated (hand audit)", "+ earlier events")
+
+
+def load_audit(path: Path) -> dict[str, str]:
+    """Question id -> verdict (``stated``, ``earlier_event`` or ``not_stated``)."""
+    if not path.exists():
+        return {}
+    return {r["question_id"]: r["verdict"] for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+def audit_counts(week: Week, audit: dict[str, str]) -> tuple[int, int] | None:
+    """Questions the week states the answer of, and those plus earlier events; None unless all are audited."""
+    verdicts = [audit.get(item.id) for item in week.questions]
+    if None in verdicts:
+        return None
+    stated = verdicts.count("stated")
+    return stated, stated + verdicts.count("earlier_event")
+
+
+def alias_sentences(week: Week, n: int = 4) -> dict[str, list[str]]:
+    """Per question, the ``n`` distinct sentences holding a gold alias that share the most of
+    its words, each with its story's date and title: what the hand audit was judged from."""
+    sentences = [(f"({(a.published_at or '-')[:10]} {a.title[:40]}) {s}", s, content_words(s))
+                 for a in week.articles for s in split_sentences(a.body)]
+    shown = {}
+    for item in week.questions:
+        asked = content_words(item.question)
+        held = sorted((-len(asked & words), label) for label, s, words in sentences if answer_recall(s, item.answers))
+        shown[item.id] = list(dict.fromkeys(label for _, label in held))[:n]
+    return shown
 
 
 def week_counts(week: Week) -> tuple[int, int, int, int]:
@@ -37,15 +74,26 @@ def week_counts(week: Week) -> tuple[int, int, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="a RealTimeQA folder (e.g. past/2025)")
+    parser.add_argument("--audit", type=Path, default=AUDIT, help="hand audit JSONL (default: %(default)s)")
+    parser.add_argument("--sentences", action="store_true", help="list each question's alias-bearing sentences instead")
     args = parser.parse_args()
+    if args.sentences:
+        for path in find_weeks(args.directory):
+            week = load_week(path)
+            for item, found in zip(week.questions, alias_sentences(week).values()):
+                print(f"\n## {item.id} | {item.question} | gold {list(item.answers)}")
+                print("\n".join(f"  {label}" for label in found) or "  (no sentence holds a gold alias)")
+        return
+    audit = load_audit(args.audit)
     print("| week | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
-    total = [0] * len(COLUMNS)
+    total: list[int | None] = [0] * len(COLUMNS)
     for path in find_weeks(args.directory):
-        counts = week_counts(load_week(path))
-        total = [t + c for t, c in zip(total, counts)]
-        print(f"| {path.name[:8]} | " + " | ".join(map(str, counts)) + " |")
-    shares = [f"{c} ({c / total[0]:.2f})" for c in total[1:]]
+        week = load_week(path)
+        counts = (*week_counts(week), *(audit_counts(week, audit) or (None, None)))
+        total = [None if t is None or c is None else t + c for t, c in zip(total, counts)]
+        print(f"| {path.name[:8]} | " + " | ".join("-" if c is None else str(c) for c in counts) + " |")
+    shares = ["-" if c is None else f"{c} ({c / total[0]:.2f})" for c in total[1:]]
     print(f"| all | {total[0]} | " + " | ".join(shares) + " |")
 
 

@@ -453,3 +453,25 @@ def test_ceiling_counts_questions_whose_week_states_the_answer():
     # The tram colour is in no article; the pier and mayor answers are in sentences about them.
     assert week_counts(first) == (3, 2, 2, 2)
     assert week_counts(second) == (2, 2, 2, 2)
+
+
+def test_ceiling_counts_the_hand_audit_only_for_weeks_it_covers(tmp_path):
+    from evals.ceiling import audit_counts, load_audit
+
+    first, second = load_weeks(RTQA)
+    path = tmp_path / "audit.jsonl"
+    verdicts = zip((item.id for item in first.questions), ("stated", "earlier_event", "not_stated"))
+    path.write_text("".join(json.dumps({"question_id": i, "verdict": v, "why": "-"}) + "\n" for i, v in verdicts))
+    audit = load_audit(path)
+    assert audit_counts(first, audit) == (1, 2)
+    assert audit_counts(second, audit) is None  # not audited: no figure rather than a wrong one
+    assert load_audit(tmp_path / "missing.jsonl") == {}
+
+
+def test_the_shipped_audit_judges_each_development_question_once():
+    from evals.ceiling import AUDIT
+
+    rows = [json.loads(line) for line in AUDIT.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len({r["question_id"] for r in rows}) == 170
+    assert {r["verdict"] for r in rows} == {"stated", "earlier_event", "not_stated"}
+    assert all(r["why"].strip() for r in rows)
