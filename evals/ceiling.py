@@ -17,24 +17,16 @@ for those of this week).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from evals.audit import AUDIT, load_audit
 from evals.metrics import answer_recall
 from evals.realtimeqa import Week, find_weeks, load_week
 from index.sentences import split_sentences
 from qa_service.support import content_words
 
-AUDIT = Path(__file__).parent / "audits" / "realtimeqa-2025-stated.jsonl"
 COLUMNS = ("questions", "alias in a sentence", "+ 2 question words", "+ half the question words",
            "stated (hand audit)", "+ earlier events")
-
-
-def load_audit(path: Path) -> dict[str, str]:
-    """Question id -> verdict (``stated``, ``earlier_event`` or ``not_stated``)."""
-    if not path.exists():
-        return {}
-    return {r["question_id"]: r["verdict"] for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
 
 
 def audit_counts(week: Week, audit: dict[str, str]) -> tuple[int, int] | None:

@@ -38,6 +38,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from evals.audit import audit_tag, load_audit
 from evals.gold import GoldItem
 from evals.runner import OnRow, evaluate, model_ids, temporary_services
 from index.article import Article
@@ -184,11 +185,13 @@ def _squashed(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def tag_answerability(item: GoldItem, bodies: list[str]) -> GoldItem:
-    """The item with ANSWERABLE or NOT_IN_ARTICLES added; ``bodies`` already squashed."""
+def tag_answerability(item: GoldItem, bodies: list[str], audit: dict[str, str]) -> GoldItem:
+    """The item with ANSWERABLE or NOT_IN_ARTICLES added (``bodies`` already squashed), and
+    its hand-audit verdict when the audit judged it, so reports break recall down by both."""
     gold = _squashed(item.answers[0])
     found = any(gold in body for body in bodies)
-    return replace(item, tags=(*item.tags, ANSWERABLE if found else NOT_IN_ARTICLES))
+    judged = (audit_tag(audit[item.id]),) if item.id in audit else ()
+    return replace(item, tags=(*item.tags, ANSWERABLE if found else NOT_IN_ARTICLES, *judged))
 
 
 def load_week(qa_path: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, scope: str = "week") -> Week:
@@ -204,6 +207,7 @@ def load_week(qa_path: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, scope
     days = search_days(gcs_path)
     pools = question_pools(gcs_path, max_file_bytes)
     bodies = {article.id: _squashed(article.body) for article in loaded.articles}
+    audit = load_audit()
     questions = []
     for number, record in _json_lines(qa_path):
         try:
@@ -211,7 +215,7 @@ def load_week(qa_path: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, scope
         except ValueError as err:
             raise RealTimeQAError(f"{qa_path}:{number}: {err}") from None
         pool = bodies.values() if scope == "week" else [bodies[i] for i in pools.get(item.id, ()) if i in bodies]
-        questions.append(tag_answerability(item, list(pool)))
+        questions.append(tag_answerability(item, list(pool), audit))
     return Week(name, tuple(questions), tuple(loaded.articles), tuple(loaded.failures), pools)
 
 

@@ -456,7 +456,8 @@ def test_ceiling_counts_questions_whose_week_states_the_answer():
 
 
 def test_ceiling_counts_the_hand_audit_only_for_weeks_it_covers(tmp_path):
-    from evals.ceiling import audit_counts, load_audit
+    from evals.audit import load_audit
+    from evals.ceiling import audit_counts
 
     first, second = load_weeks(RTQA)
     path = tmp_path / "audit.jsonl"
@@ -468,10 +469,20 @@ def test_ceiling_counts_the_hand_audit_only_for_weeks_it_covers(tmp_path):
     assert load_audit(tmp_path / "missing.jsonl") == {}
 
 
+def test_an_audited_question_carries_its_verdict_as_a_tag():
+    from evals.gold import GoldItem
+    from evals.realtimeqa import tag_answerability
+
+    item = GoldItem(id="q1", question="Which app soared?", answers=("RedNote",), tags=("week-x",))
+    assert tag_answerability(item, ["users flee to rednote."], {"q1": "stated"}).tags == (
+        "week-x", "answerable", "audit-stated")
+    assert tag_answerability(item, [], {"q2": "stated"}).tags == ("week-x", "not-in-articles")
+
+
 def test_the_shipped_audit_judges_each_development_question_once():
-    from evals.ceiling import AUDIT
+    from evals.audit import AUDIT, VERDICTS
 
     rows = [json.loads(line) for line in AUDIT.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == len({r["question_id"] for r in rows}) == 170
-    assert {r["verdict"] for r in rows} == {"stated", "earlier_event", "not_stated"}
+    assert {r["verdict"] for r in rows} == set(VERDICTS)
     assert all(r["why"].strip() for r in rows)
