@@ -6,7 +6,9 @@ between paragraphs: "More:Israel and Hamas reach deal on Gaza ceasefire",
 our newsletter". A link's text is another story's headline and a call to
 action states nothing, so neither is evidence: like text addressed to the
 model, such sentences are never shown to it and never count as support.
-In the 2025 RealTimeQA pool they are about 900 of 137,000 sentences.
+In the 2025 RealTimeQA pool they are about 1,070 of 137,000 sentences. A
+name and a colon alone are not furniture: a news roundup writes "Toms
+River:Councilman Daniel Rodrick said...".
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import re
 
 _FURNITURE = re.compile(
     r"""^\W*(?:
-        (?i:more|read\ more|related|opinion|watch|listen|video|photos|gallery|see\ also|also\ read)\s*:  # a link
+        (?i:more|read\ more|read\ this|related|opinion|watch|listen|video|photos|gallery|see\ also|also\ read|
+            live\ updates)\s*:                                                                # a link
+      | (?i:more)(?:\s+[\w'’]+){1,3}:(?=\S)                  # a link under a topic: "More severe weather:One week..."
       | (?i:read\ more|sign\ up|subscribe|click\ here)\b                                   # a call to action
       | (?i:watch)\s+(?:[A-Z]|(?i:the|live|our|full)\b)                                     # a video's caption
     )""",

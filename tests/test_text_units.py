@@ -73,11 +73,13 @@ def test_links_and_calls_to_action_are_page_furniture():
 
     for furniture in ("More:Israel and Hamas reach deal on Gaza ceasefire", "READ MORE", "Opinion:Bye, Biden.",
                       "Watch Biden deliver former President Jimmy Carter's eulogy", "WATCH: the hearing",
-                      "Subscribe to The Week", "Sign up for our newsletter", "Click here to donate."):
+                      "Subscribe to The Week", "Sign up for our newsletter", "Click here to donate.",
+                      "More severe weather:One week after deadly barrage, South braces for more storms"):
         assert is_page_furniture(furniture), furniture
     for story in ("More than 3,000 officers took part.", "Opinion polls show Lee ahead.", "Subscribers rose 9%.",
                   "Watch parties were held across the city.", "Watchdog groups criticised the plan.",
-                  "Related parties were named in the filing."):
+                  "Related parties were named in the filing.", "More than three officers: police said so.",
+                  "Toms River:Councilman Daniel Rodrick said he will not join the committee."):
         assert not is_page_furniture(story), story
 
 
