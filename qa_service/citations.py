@@ -8,7 +8,8 @@ facts from two sentences, such as a list of names) when:
 - those sentences state the question's predicate (a bare name list cannot
   borrow support from a sentence that says nothing of signing);
 - the claim adds what was asked and the question did not say (no tautologies);
-- a "who" claim does not drop one of two people its sentence joins with "and".
+- a "who" claim does not drop one of two people its sentence joins with "and";
+- the claim keeps each person with the role its sentence gives them.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from index.sentences import split_sentences
 from index.store import sentence_id
 from qa_service.evidence import Evidence, states_predicate
 from qa_service.models import Passage
-from qa_service.questions import QuestionProfile, adds_answer, drops_partner, splits_apposition
+from qa_service.questions import QuestionProfile, adds_answer, drops_partner, garbles_apposition
 from qa_service.settings import CheckingSettings
 from qa_service.support import (SourceTerms, content_words, contradicted, key_terms, missing, stem, strip_citation_marks,
                                 support_score, words)
@@ -99,7 +100,7 @@ class CitationChecker:
             return (states_predicate(q, sources, evidence[group[0]].story)
                     and states(text, sources, question, context, acronyms)
                     and not (q.kind in ("who", "entity") and any(drops_partner(text, evidence[j].text) for j in group))
-                    and not any(splits_apposition(text, evidence[j].text) for j in group))
+                    and not any(garbles_apposition(text, evidence[j].text) for j in group))
 
         def score(group: list[int]) -> float:
             return support_score(float(max(sims[j] for j in group)), text, [evidence[j].text for j in group])

@@ -248,17 +248,24 @@ def drops_partner(claim: str, source: str) -> bool:
 _APPOSITION = re.compile(rf"({_NAME_RUN}),\s+(?:the\s+|a\s+)?((?:[A-Za-z][\w-]*\s+){{1,3}}of\s+(?:the\s+)?[A-Z][\w'’-]*)")
 
 
-def splits_apposition(claim: str, source: str) -> bool:
-    """The claim names someone and, apart from the name, the role the source gives that
-    person ("Lee and Fink met with the CEO of BlackRock" from "Larry Fink, CEO of
-    BlackRock"): one person made into two."""
+def garbles_apposition(claim: str, source: str) -> bool:
+    """The claim separates a person from the role the source gives them, or gives that
+    role to someone else. Every word of the claim is in the source either way:
+    - "Lee and Fink met with the CEO of BlackRock" from "Larry Fink, CEO of BlackRock"
+      (one person made into two);
+    - "Lee Jae Myung, head of the AI Innovation Center" from "Lee appointed Ha Jung-woo,
+      head of the AI Innovation Center" (the role moved to the wrong person).
+    """
     for match in _APPOSITION.finditer(source):
         name = match.group(1).split()[-1]
         role = r"\s+".join(map(re.escape, match.group(2).split()))
-        if not re.search(rf"\b{re.escape(name)}\b", claim) or not re.search(rf"\b{role}", claim, re.I):
+        if not re.search(rf"\b{role}", claim, re.I):
             continue
         beside = rf"\b{re.escape(name)}\b,?\s+(?:who\s+(?:is|was)\s+)?(?:the\s+|a\s+)?{role}"
-        if not re.search(beside, claim, re.I):
+        if re.search(rf"\b{re.escape(name)}\b", claim):
+            if not re.search(beside, claim, re.I):
+                return True
+        elif any(re.search(role, m.group(2), re.I) for m in _APPOSITION.finditer(claim)):
             return True
     return False
 

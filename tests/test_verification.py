@@ -114,6 +114,20 @@ def test_a_claim_may_not_make_a_named_person_and_their_role_two_people(checker, 
     assert kept.supported
 
 
+def test_a_claim_may_not_give_a_person_the_role_its_source_gives_someone_else(checker, embedder):
+    """From the demo corpus: "Lee Jae Myung, head of the AI Innovation Center at Naver Cloud"
+    passed on "Lee ... appointed Ha Jung-woo, head of the AI Innovation Center at Naver Cloud"."""
+    appointed = ("SEOUL — President Lee Jae Myung on Sunday appointed Ha Jung-woo, head of the AI Innovation Center "
+                 "at Naver Cloud, as senior presidential secretary for AI policy.")
+    question = "Who has been appointed presidential secretary for AI policy?"
+    moved = _check(checker, embedder, question, "Lee Jae Myung, head of the AI Innovation Center at Naver Cloud [1].",
+                   _passage(1, appointed))
+    assert not moved.supported
+    kept = _check(checker, embedder, question, "Ha Jung-woo, head of the AI Innovation Center at Naver Cloud, "
+                  "was appointed senior presidential secretary for AI policy [1].", _passage(1, appointed))
+    assert kept.supported
+
+
 def test_an_amount_is_not_a_small_count_in_words():
     """From the real article: "The two sides also expressed interest in infrastructure
     investments" was quoted as the answer to how much BlackRock will invest."""
