@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Callable, Iterator, Union
 
 import numpy as np
@@ -72,6 +72,7 @@ class Answerer:
         self.condense = generation.condense
         self.extractive_fallback = generation.extractive_fallback
         self.judge_candidates = generation.judge_candidates
+        self.current_within_days = checking.current_within_days
         self._primed = False
 
     def warm_up(self) -> None:
@@ -115,7 +116,8 @@ class Answerer:
         self.warm_up()
         clock = clock or _Clock()
         q = profile(question.text)
-        evidence = rank_evidence(q, passages, self.checker.sentence_vectors(passages), query_vector)
+        evidence = rank_evidence(q, passages, self.checker.sentence_vectors(passages), query_vector,
+                                 self._fresh_since(q, question.as_of))
         answering = self._judged([e for e in evidence if e.answers], question.text)
         if not answering:
             clock.lap("verify")
@@ -147,6 +149,14 @@ class Answerer:
             yield AnswerEvent(self._abstain(question, passages, clock), usage)
             return
         yield AnswerEvent(self._compose(question, kept, passages, clock), usage)
+
+    def _fresh_since(self, q: QuestionProfile, as_of: date | None) -> date | None:
+        """The earliest publication day of a story that may answer: a question about the
+        present or the latest events ("Which country has become...", "this week") asked
+        as of a day is not answered by a years-old story of an earlier state of things."""
+        if not (q.current and as_of and self.current_within_days):
+            return None
+        return as_of - timedelta(days=self.current_within_days)
 
     def _judged(self, answering: list[Evidence], question: str) -> list[Evidence]:
         """The best ``judge_candidates`` answering sentences reordered by the model's

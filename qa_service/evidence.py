@@ -9,14 +9,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from index.article import parse_timestamp
 from index.sentences import sentence_spans
 from qa_service.furniture import is_page_furniture
 from qa_service.injection import is_instruction_like
-from qa_service.models import Passage, PassageSentence
+from qa_service.models import Passage, PassageSentence, day_bounds
 from qa_service.questions import (QuestionProfile, adds_answer, dates_stated, is_open_statement, names_the_doer,
                                   predicate_coverage, topic_coverage)
 from qa_service.support import SourceTerms, content_words, contradicted
@@ -148,13 +150,23 @@ def required_topic(q: QuestionProfile) -> float:
     return 1.0 if len(q.entities) <= 2 else 2 / 3
 
 
+def published_since(passage: Passage, day: date | None) -> bool:
+    """Was the passage's story published on ``day`` or later (always, without a day)?
+    An undated story counts as old: nothing says it is recent."""
+    if day is None:
+        return True
+    published = parse_timestamp(passage.published_at)
+    return published is not None and published >= day_bounds(day)[0]
+
+
 def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequence[np.ndarray],
-                  query_vector: np.ndarray) -> list[Evidence]:
+                  query_vector: np.ndarray, fresh_since: date | None = None) -> list[Evidence]:
     """Every readable sentence of the passages, best answer first.
 
     ``vectors[i]`` holds the vectors of ``passages[i].sentences``. The topic
     may be stated anywhere in the passage or its title; the predicate must be
     in the sentence itself (or, past a hinge verb, in its story: ``states_predicate``).
+    With ``fresh_since``, only stories published that day or later answer.
     """
     told = _stories(passages)
     # Once per story: every passage of a story shares its names.
@@ -172,7 +184,8 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
             terms = SourceTerms([sentence.text])
             predicate = predicate_coverage(q, terms)
             states = (states_predicate(q, terms, told[passage.article_id]) and context >= required_topic(q)
-                      and dates_stated(q, terms) and not _is_question(sentence.text))
+                      and dates_stated(q, terms) and not _is_question(sentence.text)
+                      and published_since(passage, fresh_since))
             answers = states and adds_answer(q, sentence.text)
             if states and not answers:
                 stating.add(key)

@@ -48,6 +48,18 @@ _OPEN = re.compile(
 )
 
 
+# A question about the present or the latest events: a time word ("this week", "recently",
+# "new"), the present perfect ("has become", "have been transferred") or the present
+# progressive ("is facing", "is being sued"). A years-old story reports an earlier state.
+_CURRENT = re.compile(
+    r"\b(?:this|last|past)\s+(?:week|weekend|month)\b|\brecent(?:ly)?\b|\blatest\b|\bcurrent(?:ly)?\b|\bnow\b"
+    r"|\btoday\b|\btonight\b|(?-i:\bnew\b)"  # "new", not "New York"
+    r"|\b(?:has|have)\s+(?:\w+ly\s+|not\s+|never\s+|just\s+)?(?:been|become|begun|broken|won|made|taken|given|gone"
+    r"|seen|grown|fallen|risen|left|[a-z]{2,}ed)\b"
+    r"|\b(?:is|are)\s+(?:\w+ly\s+|not\s+|now\s+)?(?:being\s+)?[a-z]{2,}ing\b",
+    re.I,
+)
+
 # A place in news copy: a capitalised name after "in", "at", "near"... ("in New York").
 _PLACE = re.compile(r"\b(in|at|near|outside|inside|from|to)\s+(the\s+)?[A-Z][a-z]", re.M)
 
@@ -62,6 +74,7 @@ class QuestionProfile:
     wants_list: bool
     required: frozenset[str] = frozenset()  # predicate terms the answering sentence must state
     verb_hinge: bool = False  # one of them is the verb the question hinges on
+    current: bool = False  # asks about the present or the latest events ("this week", "has become")
 
 
     @property
@@ -85,7 +98,7 @@ def profile(question: str) -> QuestionProfile:
     wants_list = kind == "who" and bool(predicate & _LIST_PREDICATES)
     verbs, nouns = _hinges(question, _VERB_HINGES) & predicate, _hinges(question, _NOUN_HINGES) & predicate
     return QuestionProfile(question, kind, topic, _entities(question), predicate, wants_list,
-                           frozenset(verbs | nouns), bool(verbs))
+                           frozenset(verbs | nouns), bool(verbs), bool(_CURRENT.search(question)))
 
 
 # The word a question hinges on: a sentence that states the rest of the question

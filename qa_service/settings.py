@@ -64,6 +64,10 @@ class GenerationSettings(_Group):
 class CheckingSettings(_Group):
     support_threshold: float = 0.5
     unsupported: Literal["drop", "flag"] = "drop"
+    current_within_days: float = Field(
+        30, ge=0, description="with as_of, a question about the present or the latest events (\"this week\", "
+        "\"has become\", \"is facing\", \"new\") is answered only from stories published at most this many days "
+        "before as_of; 0 = any story")
 
 
 class HttpSettings(_Group):

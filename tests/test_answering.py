@@ -275,3 +275,14 @@ def test_judge_scores_the_question_after_each_sentence_without_disturbing_genera
     assert scores == generator.likelihoods(contexts, " Who rode the first tram?")
     assert all(s < 0 for s in scores) and scores[0] > scores[1]
     assert "".join(generator.stream(prompt, 12, ["\n"])) == before
+
+
+def test_a_question_about_recent_events_is_not_answered_from_a_months_old_story(demo_services):
+    """"Has been appointed" asks about news as of ``as_of``: the June story answers it days
+    later, not five months later. Asked without the present perfect, the old story answers."""
+    recent = "Who has been appointed presidential secretary for AI policy?"
+    fresh = _ask(demo_services, recent, as_of=date(2025, 6, 20))
+    assert not fresh.abstained and "Ha Jung-woo" in fresh.answer, fresh.answer
+    assert _ask(demo_services, recent, as_of=date(2025, 11, 20)).abstained
+    plain = _ask(demo_services, "Who is the presidential secretary for AI policy?", as_of=date(2025, 11, 20))
+    assert not plain.abstained and "Ha Jung-woo" in plain.answer, plain.answer
