@@ -170,6 +170,16 @@ def test_a_link_to_another_story_or_a_video_caption_never_answers(checker, embed
     assert not any(e.answers for e in ranked)
 
 
+def test_a_question_about_the_latest_events_is_marked_current():
+    for question in ("Which app surged in popularity this week?", "What is the new fee to climb Mount Everest?",
+                     "Which country has become the third in Asia to legalise same-sex marriage?",
+                     "Which airline is being sued by the Department of Transportation?", "What did NASA recently announce?"):
+        assert profile(question).current, question
+    for question in ("Who signed the MOU?", "Which of the following is the world's largest coral reef?",
+                     "When did Lee visit New York?", "Which company has the most stores?"):
+        assert not profile(question).current, question
+
+
 def test_dotted_acronyms_and_weekdays_do_not_block_the_topic():
     from qa_service.support import SourceTerms, stem
 
