@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from index.sentences import split_sentences
 from qa_service.support import SourceTerms, content_words, is_name, key_terms, numbers, stem, words
 
 # Words of a question that say what kind of answer it wants, not what it is about.
@@ -88,15 +89,20 @@ _TYPE_NOUN = re.compile(r"\b(?:which|what)\s+([A-Za-z]+)", re.I)
 
 
 def profile(question: str) -> QuestionProfile:
-    kind = next((name for name, pattern in _KINDS if pattern.search(question)), "what")
+    """What the question asks. A quiz may set the scene first ("The IRS began accepting
+    returns this week. What is the official deadline...?"): the kind and the predicate
+    come from the sentence that asks, the names from all of it."""
+    sentences = split_sentences(question)
+    asking = sentences[-1] if len(sentences) > 1 else question
+    kind = next((name for name, pattern in _KINDS if pattern.search(asking)), "what")
     topic = frozenset(key_terms(question))
-    types = {stem(m) for m in _TYPE_NOUN.findall(question)}
+    types = {stem(m) for m in _TYPE_NOUN.findall(asking)}
     # "this week" in a news quiz dates the question; it is not what is asked.
-    asked = {w for w in content_words(_TAKE_PLACE.sub(" ", question))
+    asked = {w for w in content_words(_TAKE_PLACE.sub(" ", asking))
              if w not in _QUESTION_WORDS | _TIME_WORDS and w not in types}
     predicate = frozenset(w for w in asked if w not in {t.lower() for t in topic} and w not in topic)
     wants_list = kind == "who" and bool(predicate & _LIST_PREDICATES)
-    verbs, nouns = _hinges(question, _VERB_HINGES) & predicate, _hinges(question, _NOUN_HINGES) & predicate
+    verbs, nouns = _hinges(asking, _VERB_HINGES) & predicate, _hinges(asking, _NOUN_HINGES) & predicate
     return QuestionProfile(question, kind, topic, _entities(question), predicate, wants_list,
                            frozenset(verbs | nouns), bool(verbs), bool(_CURRENT.search(question)))
 

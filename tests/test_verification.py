@@ -180,6 +180,13 @@ def test_a_question_about_the_latest_events_is_marked_current():
         assert not profile(question).current, question
 
 
+def test_a_quiz_asks_in_its_last_sentence():
+    q = profile("The IRS began accepting and processing 2024 income tax returns this week. "
+                "What is the official deadline for most Americans to file their taxes?")
+    assert q.predicate == {"offici", "deadlin", "file", "tax"} and q.required == {"deadlin"}
+    assert q.kind == "what" and ("IRS",) in q.entities  # the scene's names still say what it is about
+
+
 def test_dotted_acronyms_and_weekdays_do_not_block_the_topic():
     from qa_service.support import SourceTerms, stem
 
