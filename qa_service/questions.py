@@ -183,7 +183,8 @@ def adds_answer(q: QuestionProfile, sentence: str) -> bool:
         return bool(_PLACE.search(sentence))
     if q.kind in ("who", "entity"):
         return bool(new_names)
-    new_words = content_words(sentence) - {t.lower() for t in q.terms} - q.predicate
+    # All of the question's words, the scene a quiz sets included: repeating it adds nothing.
+    new_words = content_words(sentence) - {t.lower() for t in q.terms} - content_words(q.text)
     return len(new_words) >= 3
 
 

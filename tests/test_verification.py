@@ -185,6 +185,11 @@ def test_a_quiz_asks_in_its_last_sentence():
                 "What is the official deadline for most Americans to file their taxes?")
     assert q.predicate == {"offici", "deadlin", "file", "tax"} and q.required == {"deadlin"}
     assert q.kind == "what" and ("IRS",) in q.entities  # the scene's names still say what it is about
+    rocket = profile("Blue Origin, the company founded by Amazon billionaire Jeff Bezos, launched a new rocket "
+                     "to orbit this week. What is the rocket's name?")
+    assert not adds_answer(rocket, "Blue Origin, the company founded by Amazon billionaire Jeff Bezos, "
+                                   "launched a new rocket to orbit this week.")  # the scene repeated
+    assert adds_answer(rocket, "The rocket, called New Glenn, was named for the astronaut John Glenn.")
 
 
 def test_dotted_acronyms_and_weekdays_do_not_block_the_topic():
