@@ -175,6 +175,7 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
     stating: set[tuple[str, int]] = set()  # state what is asked, but add nothing to the question
     for passage, block in zip(passages, vectors):
         context = coverage[passage.article_id]
+        fresh = published_since(passage, fresh_since)  # once per passage: its sentences share its date
         for sentence, vector in zip(passage.sentences, block):
             # Overlapping chunks of one story repeat sentences: each is evidence once.
             key = (passage.article_id, sentence.start)
@@ -184,8 +185,7 @@ def rank_evidence(q: QuestionProfile, passages: Sequence[Passage], vectors: Sequ
             terms = SourceTerms([sentence.text])
             predicate = predicate_coverage(q, terms)
             states = (states_predicate(q, terms, told[passage.article_id]) and context >= required_topic(q)
-                      and dates_stated(q, terms) and not _is_question(sentence.text)
-                      and published_since(passage, fresh_since))
+                      and dates_stated(q, terms) and not _is_question(sentence.text) and fresh)
             answers = states and adds_answer(q, sentence.text)
             if states and not answers:
                 stating.add(key)

@@ -276,6 +276,7 @@ def garbles_apposition(claim: str, source: str) -> bool:
     - "Lee Jae Myung, head of the AI Innovation Center" from "Lee appointed Ha Jung-woo,
       head of the AI Innovation Center" (the role moved to the wrong person).
     """
+    claim_roles = [m.group(2) for m in _APPOSITION.finditer(claim)]  # the roles the claim gives someone
     for match in _APPOSITION.finditer(source):
         name = match.group(1).split()[-1]
         role = r"\s+".join(map(re.escape, match.group(2).split()))
@@ -285,7 +286,7 @@ def garbles_apposition(claim: str, source: str) -> bool:
         if re.search(rf"\b{re.escape(name)}\b", claim):
             if not re.search(beside, claim, re.I):
                 return True
-        elif any(re.search(role, m.group(2), re.I) for m in _APPOSITION.finditer(claim)):
+        elif any(re.search(role, given, re.I) for given in claim_roles):
             return True
     return False
 
