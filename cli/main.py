@@ -389,16 +389,19 @@ def eval_(
     realtimeqa: Optional[Path] = typer.Option(None, "--realtimeqa", help="RealTimeQA past/YYYY directory"),
     weeks: Optional[int] = typer.Option(None, "--weeks", min=1, help="only the first N weeks"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
+    squad: Optional[Path] = typer.Option(
+        None, "--squad", help="SQuAD 2.0 JSON file: its paragraphs are the corpus, scored the official way"),
     scope: Optional[str] = typer.Option(
-        None, "--scope", metavar="week|question",
+        None, "--scope", metavar="week|question|paragraph|corpus",
         help="RealTimeQA protocol: 'week' (default) searches all the week's articles; 'question' answers "
-             "each question over its own search results only"),
+             "each question over its own search results only. SQuAD protocol: 'paragraph' (default) answers "
+             "each question over its own paragraph only; 'corpus' searches all the paragraphs"),
 ) -> None:
-    """Score answers against gold answers (or `eval compare A B`)."""
+    """Score answers against gold answers, RealTimeQA weeks or SQuAD 2.0 (or `eval compare A B`)."""
     from cli.evaluate import run_eval_command
 
     code = run_eval_command(ctx.obj["settings"], gold or [], corpus=corpus or [], report=report, top_k=top_k,
-                            realtimeqa=realtimeqa, weeks=weeks, limit=limit, scope=scope)
+                            realtimeqa=realtimeqa, weeks=weeks, limit=limit, scope=scope, squad=squad)
     raise typer.Exit(code)
 
 

@@ -7,19 +7,26 @@ One object per line (blank lines are skipped)::
      "tags": ["who"], "as_of": "2025-09-24"}
 
 ``answers: []`` marks a question the corpus does not answer (the right
-behaviour is to abstain). ``evidence``, ``tags`` and ``as_of`` are optional.
+behaviour is to abstain). ``evidence``, ``tags``, ``as_of`` and ``all_of`` are
+optional. ``all_of`` (list questions only, so ``answers`` must not be empty)
+holds every item a complete answer names: such a question is right only when
+the answer names each item (evals.metrics.names_all), whatever ``answers`` say.
 Unknown fields are rejected so a misspelt field name is not silently ignored.
+
+``question_kind`` gives the kind tag of a question from its wh-word, for
+converters that tag questions (evals.newsroom_dev, evals.squad).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 _REQUIRED = ("id", "question", "answers")
-_FIELDS = frozenset({*_REQUIRED, "evidence", "tags", "as_of"})
+_FIELDS = frozenset({*_REQUIRED, "evidence", "tags", "as_of", "all_of"})
 _SHOWN_ERRORS = 20
 
 
@@ -41,6 +48,7 @@ class GoldItem:
     evidence: tuple[Evidence, ...] = ()
     tags: tuple[str, ...] = ()
     as_of: date | None = None
+    all_of: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -90,6 +98,13 @@ def _as_of(record: dict[str, Any]) -> date | None:
     raise ValueError(f"'as_of' must be a YYYY-MM-DD date or null, got {value!r}")
 
 
+def _all_of(record: dict[str, Any], answers: tuple[str, ...]) -> tuple[str, ...]:
+    items = _strings(record, "all_of")
+    if items and not answers:
+        raise ValueError("'all_of' is for list questions with gold answers; 'answers' is empty")
+    return items
+
+
 def parse_item(record: object) -> GoldItem:
     """One gold item from a decoded JSON value; ValueError says what is wrong."""
     if not isinstance(record, dict):
@@ -100,13 +115,15 @@ def parse_item(record: object) -> GoldItem:
     unknown = sorted(set(record) - _FIELDS)
     if unknown:
         raise ValueError(f"unknown field(s): {', '.join(unknown)} (allowed: {', '.join(sorted(_FIELDS))})")
+    answers = _strings(record, "answers")
     return GoldItem(
         id=_text(record, "id"),
         question=_text(record, "question"),
-        answers=_strings(record, "answers"),
+        answers=answers,
         evidence=_evidence(record),
         tags=_strings(record, "tags"),
         as_of=_as_of(record),
+        all_of=_all_of(record, answers),
     )
 
 
@@ -150,3 +167,18 @@ def load_gold(path: str | Path) -> list[GoldItem]:
     except (OSError, UnicodeDecodeError) as err:
         raise GoldError(f"cannot read gold file {path}: {err}") from None
     return parse_gold(text, str(path))
+
+
+# The first wh-word of a question decides its kind; "how much" and "how many" ask for an amount.
+_WH_WORD = re.compile(r"\b(how much|how many|who|whom|whose|when|where|what|which|why)\b")
+_KINDS = {"how much": "how-much", "how many": "how-much", "whom": "who", "whose": "who"}
+QUESTION_KINDS = ("who", "when", "where", "how-much", "what", "which", "why", "other")
+
+
+def question_kind(question: str) -> str:
+    """One of QUESTION_KINDS: the question's first wh-word ("In what year" is "what"),
+    "other" when it has none ("How long ...?", "Did ...?")."""
+    match = _WH_WORD.search(" ".join(question.lower().split()))
+    if match is None:
+        return "other"
+    return _KINDS.get(match.group(1), match.group(1))

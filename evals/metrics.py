@@ -16,6 +16,14 @@ SQuAD-normalised text. Containment is checked on whole normalised tokens
 rather than raw substrings, so the alias "9" is not found in "1900" and
 "Fink" not in "Finkelstein"; ALCE's plain substring test over-credits short
 aliases such as numbers, which news quizzes are full of.
+
+A list question (gold ``all_of``, row key ``gold_all_of``) is right only when
+the answer names every item, each matched the same way (whole normalised
+tokens): its answer recall, EM and F1 are 0 for an answer that misses one.
+
+``squad_normalize`` is the official SQuAD evaluation script's normalisation
+(ASCII punctuation only, no month rule); exact_match, token_f1 and
+answer_recall take it as ``normalize`` where official SQuAD figures are wanted.
 """
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ import re
 import string
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 RECALL_KS = (1, 3, 5, 10)
@@ -76,6 +84,17 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
+Normalizer = Callable[[str], str]
+_SQUAD_PUNCTUATION = frozenset(string.punctuation)
+
+
+def squad_normalize(text: str) -> str:
+    """The official SQuAD 2.0 normalisation, as its evaluation script does it: lower-case,
+    drop ASCII punctuation, then the articles a/an/the, collapse whitespace."""
+    text = "".join(ch for ch in text.lower() if ch not in _SQUAD_PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
 def strip_citations(text: str) -> str:
     """Remove citation markers such as ``[1]`` or ``[1, 2]`` from answer text."""
     return _CITATION_MARK.sub("", text)
@@ -94,10 +113,10 @@ def _mean(values: Sequence[float]) -> float | None:
     return _ratio(sum(values), len(values))
 
 
-def exact_match(prediction: str, aliases: Sequence[str]) -> float:
+def exact_match(prediction: str, aliases: Sequence[str], normalize: Normalizer = normalize_answer) -> float:
     """1.0 if the normalised prediction equals any normalised alias (0.0 without aliases)."""
-    pred = normalize_answer(prediction)
-    return max((float(pred == normalize_answer(a)) for a in aliases), default=0.0)
+    pred = normalize(prediction)
+    return max((float(pred == normalize(a)) for a in aliases), default=0.0)
 
 
 def _token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
@@ -112,16 +131,29 @@ def _token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def token_f1(prediction: str, aliases: Sequence[str]) -> float:
+def token_f1(prediction: str, aliases: Sequence[str], normalize: Normalizer = normalize_answer) -> float:
     """SQuAD token F1, the best over aliases (0.0 without aliases)."""
-    pred = normalize_answer(prediction).split()
-    return max((_token_f1(pred, normalize_answer(a).split()) for a in aliases), default=0.0)
+    pred = normalize(prediction).split()
+    return max((_token_f1(pred, normalize(a).split()) for a in aliases), default=0.0)
 
 
-def answer_recall(prediction: str, aliases: Sequence[str]) -> float:
+def answer_recall(prediction: str, aliases: Sequence[str], normalize: Normalizer = normalize_answer) -> float:
     """ALCE STR-EM: 1.0 if any normalised alias occurs in the normalised prediction."""
+    pred = normalize(prediction)
+    return float(any(_contains(pred, normalize(a)) for a in aliases))
+
+
+def names_all(prediction: str, items: Sequence[str]) -> bool:
+    """Does the prediction name every item (whole normalised tokens, case ignored)?
+    False without items, or when an item normalises to nothing."""
     pred = normalize_answer(prediction)
-    return float(any(_contains(pred, normalize_answer(a)) for a in aliases))
+    return bool(items) and all(_contains(pred, normalize_answer(item)) for item in items)
+
+
+def items_retrieved(passages: Sequence[str], items: Sequence[str]) -> bool:
+    """Does every item occur in some passage (not necessarily the same one)?"""
+    texts = [normalize_answer(p) for p in passages]
+    return bool(items) and all(any(_contains(t, normalize_answer(item)) for t in texts) for item in items)
 
 
 def answer_words(prediction: str) -> int:
@@ -286,7 +318,10 @@ def score_row(row: dict, checker: SupportChecker) -> dict:
     """The raw per-question row plus its scores.
 
     Adds em, f1, answer_recall (None for unanswerable questions; abstained and
-    failed questions are scored as an empty answer), answer_words,
+    failed questions are scored as an empty answer; on a list question, with
+    ``gold_all_of``, all three are 0 unless the answer names every item, and
+    answer_recall is 1 when it does), list_complete (only on list questions),
+    answer_words,
     retrieval_rank, citation_recall and citation_precision (None without
     statements; judged by ``checker``), and, judged against the gold data only
     (None for unanswerable questions): cited_evidence_correct (None unless the
@@ -302,13 +337,19 @@ def score_row(row: dict, checker: SupportChecker) -> dict:
     statements = [(s["text"], s.get("quotes") or []) for s in row.get("statements") or []]
     citation_recall, citation_precision = citation_scores(statements, checker)
     quotes = _cited_quotes(statements)
-    recall = answer_recall(prediction, gold) if gold else None
+    all_of = list(row.get("gold_all_of") or []) if gold else []
+    complete = names_all(prediction, all_of) if all_of else None
+    # A list answer that misses an item earns nothing, however close its wording.
+    counted = 1.0 if complete is None else float(complete)
+    recall = (float(complete) if all_of else answer_recall(prediction, gold)) if gold else None
     right = recall == 1.0
+    retrieved = items_retrieved(passages, all_of) if all_of else first_hit_rank(passages, [], gold) is not None
     return {
         **row,
-        "em": exact_match(prediction, gold) if gold else None,
-        "f1": token_f1(prediction, gold) if gold else None,
+        "em": exact_match(prediction, gold) * counted if gold else None,
+        "f1": token_f1(prediction, gold) * counted if gold else None,
         "answer_recall": recall,
+        **({"list_complete": complete} if all_of else {}),
         "answer_words": answer_words(text),
         "retrieval_rank": first_hit_rank(passages, evidence, gold),
         "citation_recall": citation_recall,
@@ -317,7 +358,7 @@ def score_row(row: dict, checker: SupportChecker) -> dict:
         "wrong_but_cited": (answered and not right and bool(quotes)) if gold else None,
         "outcome": answer_outcome(
             failed=_failed(row), abstained=bool(row.get("abstained")), right=right,
-            alias_retrieved=first_hit_rank(passages, [], gold) is not None,
+            alias_retrieved=retrieved,
         ) if gold else None,
     }
 
@@ -351,7 +392,9 @@ def aggregate(rows: Sequence[dict]) -> dict:
     Answer and retrieval metrics cover answerable questions (non-empty gold
     answers); failed questions count as wrong and as retrieval misses when no
     passage was recorded. The gold-judged answer measures are those of
-    ``answer_measures``. Citation metrics (self-consistency: judged by the
+    ``answer_measures``. Only when the rows hold list questions (with
+    ``gold_all_of``): n_lists and lists_complete, the share of them whose
+    answer names every item (failed ones count as incomplete). Citation metrics (self-consistency: judged by the
     checker given to score_row) cover answered (not failed, not abstained)
     answerable questions with statements. Latency, tokens/s and answer length
     leave failed and unasked questions out.
@@ -369,6 +412,7 @@ def aggregate(rows: Sequence[dict]) -> dict:
         "n_questions": len(rows),
         "n_failed": len(rows) - len(succeeded),
         **{key: _mean([_answer_score(r, key) for r in answerable]) for key in ("em", "f1", "answer_recall")},
+        **list_measures(rows),
         **answer_measures(rows),
         "abstain_precision": abstain_precision,
         "abstain_recall": abstain_recall,
@@ -381,6 +425,22 @@ def aggregate(rows: Sequence[dict]) -> dict:
         "tokens_per_s": decode_rate(succeeded),
         "answer_words": _mean([r["answer_words"] for r in answered]),
     }
+
+
+def list_measures(rows: Sequence[dict]) -> dict:
+    """n_lists and lists_complete of the list questions among scored rows; {} when there are none."""
+    lists = [r for r in rows if r.get("gold_answers") and r.get("gold_all_of")]
+    if not lists:
+        return {}
+    return {
+        "n_lists": len(lists),
+        "lists_complete": _mean([0.0 if _failed(r) else float(bool(r.get("list_complete"))) for r in lists]),
+    }
+
+
+def median_answer_words(rows: Sequence[dict]) -> float | None:
+    """Median words per answer over the answered (not abstained, not failed) rows; None for none."""
+    return percentile([r["answer_words"] for r in rows if not _failed(r) and not r.get("abstained")], 50)
 
 
 def decode_rate(rows: Sequence[dict]) -> float | None:
@@ -397,7 +457,8 @@ def decode_rate(rows: Sequence[dict]) -> float | None:
 
 
 def by_tag(rows: Sequence[dict]) -> dict[str, dict]:
-    """Tag -> answer recall and the gold-judged answer measures of its questions with gold answers, tags sorted."""
+    """Tag -> answer recall, the gold-judged answer measures and the median words per answer
+    (answered questions) of its questions with gold answers, tags sorted."""
     tagged: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row.get("gold_answers"):
@@ -408,6 +469,7 @@ def by_tag(rows: Sequence[dict]) -> dict[str, dict]:
             "n_with_gold": len(group),
             "answer_recall": _mean([_answer_score(r, "answer_recall") for r in group]),
             **answer_measures(group),
+            "answer_words_median": median_answer_words(group),
         }
         for tag, group in sorted(tagged.items())
     }

@@ -2,7 +2,8 @@
 
 report.json holds the run record (``run``: what produced the report), the
 metrics, any extra metric blocks (e.g. ``metrics_answerable``), the
-gold-judged measures per tag (``by_tag``) and every scored row.
+gold-judged measures per tag (``by_tag``, with the median words per answer)
+and every scored row.
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from evals.metrics import OUTCOMES, RATIO_KEYS, answer_recall_by_tag, by_tag
+
+# Shares that only some runs have (the gold set has list questions); charted when present.
+OPTIONAL_RATIO_KEYS = ("lists_complete",)
 
 REPORT_FILES = {"json": "report.json", "md": "report.md", "png": "report.png"}
 WORST_N = 10
@@ -32,7 +36,10 @@ METRIC_NOTES = {
     "n_failed": "questions that raised an error (scored as wrong)",
     "em": "answerable questions: answer equals a gold alias (SQuAD normalisation)",
     "f1": "answerable questions: token F1 with the best gold alias",
-    "answer_recall": "answerable questions whose answer holds a gold alias (ALCE STR-EM)",
+    "answer_recall": "answerable questions whose answer holds a gold alias (ALCE STR-EM); "
+                     "a list question's must name every all_of item",
+    "n_lists": "list questions (gold all_of)",
+    "lists_complete": "list questions whose answer names every all_of item",
     "answer_precision": "answered questions with gold answers whose answer holds a gold alias",
     "cited_evidence_correctness": "right answers whose cited quotes hold a gold alias or half a gold evidence quote",
     "n_answered_with_gold": "answerable questions answered (not abstained, not failed)",
@@ -52,6 +59,26 @@ METRIC_NOTES = {
     "answer_words": "mean words per answer (answered questions)",
 }
 
+# Meanings of the figures of extra metric blocks whose keys are their own (by block key).
+BLOCK_NOTES = {
+    "squad": {
+        "n_questions": "questions in the run",
+        "n_failed": "questions that raised an error (scored as wrong)",
+        "exact": "official SQuAD 2.0 exact match over all questions (abstaining is the empty prediction)",
+        "f1": "official SQuAD 2.0 token F1 over all questions",
+        "n_has_ans": "answerable questions",
+        "has_ans_exact": "answerable questions: exact match, best gold answer",
+        "has_ans_f1": "answerable questions: token F1, best gold answer",
+        "n_no_ans": "unanswerable questions",
+        "no_ans_accuracy": "unanswerable questions abstained on (the empty prediction)",
+        "n_answered": "questions answered (not abstained, not failed)",
+        "n_answered_has_ans": "answerable questions answered",
+        "gold_in_answer": "answered answerable questions whose answer holds a gold answer (official normalisation)",
+        "has_ans_gold_in_answer": "answerable questions whose answer holds a gold answer (abstaining counts 0)",
+        "answer_words": "mean words per answer (answered questions)",
+    },
+}
+
 OUTCOME_NOTES = {
     "not_retrieved": "no gold alias in the top-k passages",
     "retrieved_abstained": "a passage held a gold alias, the service abstained",
@@ -63,7 +90,7 @@ OUTCOME_NOTES = {
 
 def _decimals(key: str) -> int:
     """Milliseconds, rates and word counts to 1 decimal; ratios to 4."""
-    return 1 if key.endswith("_ms") or key in ("tokens_per_s", "answer_words") else 4
+    return 1 if key.endswith("_ms") or key == "tokens_per_s" or key.startswith("answer_words") else 4
 
 
 def _rounded(record: dict) -> dict:
@@ -175,18 +202,24 @@ def _markdown(title: str, created_at: str, metrics: dict, rows: list[dict], run:
               "Answer precision, cited-evidence correctness and wrong-but-cited are judged against "
               "the gold answers and evidence only.", ""]
     lines += _table(("metric", "value", "meaning"), _metric_rows(metrics))
-    for block, label in blocks.values():
+    for key, (block, label) in blocks.items():
         lines += ["", f"## Metrics, {label} ({block['n_questions']} questions)", ""]
-        lines += _table(("metric", "value"), [(metric_label(k), _fmt(k, v)) for k, v in block.items()])
+        notes = BLOCK_NOTES.get(key)
+        if notes:
+            lines += _table(("metric", "value", "meaning"),
+                            [(k, _fmt(k, v), notes.get(k, "")) for k, v in block.items()])
+        else:
+            lines += _table(("metric", "value"), [(metric_label(k), _fmt(k, v)) for k, v in block.items()])
     tags = by_tag(rows)
     if tags:
         lines += ["", "## Answers by tag", ""]
         lines += _table(
             ("tag", "with gold", "answer recall", "answered", "answer precision", "cited-evidence correctness",
-             "wrong but cited"),
+             "wrong but cited", "median answer words"),
             [(tag, str(m["n_with_gold"]), _fmt("answer_recall", m["answer_recall"]),
               str(m["n_answered_with_gold"]), _fmt("answer_precision", m["answer_precision"]),
-              _fmt("cited_evidence_correctness", m["cited_evidence_correctness"]), str(m["n_wrong_but_cited"]))
+              _fmt("cited_evidence_correctness", m["cited_evidence_correctness"]), str(m["n_wrong_but_cited"]),
+              _fmt("answer_words_median", m["answer_words_median"]))
              for tag, m in tags.items()],
         )
     lines += _outcome_lines(rows)
@@ -245,7 +278,7 @@ def _chart(path: Path, title: str, metrics: dict, by_tag: dict[str, tuple[float,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    keys = [k for k in RATIO_KEYS if k in metrics]
+    keys = [k for k in (*RATIO_KEYS, *OPTIONAL_RATIO_KEYS) if k in metrics]
     height = max(4.5, 0.35 * max(len(keys), len(by_tag)) + 1.5)
     fig = Figure(figsize=(12, height), layout="constrained")
     FigureCanvasAgg(fig)

@@ -28,6 +28,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from index.analysis import ANALYZER_ID
 from index.article import Article, Chunk, chunk_id
 from index.catalog import ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
 from index.sentences import split_sentences
@@ -39,6 +40,11 @@ _MIGRATION_PAGE = 256
 
 class EmbeddingModelMismatch(IncompatibleIndex):
     """The index was built with another embedding model than the one configured."""
+
+
+class AnalyzerMismatch(IncompatibleIndex):
+    """The index's sentences were cut by another analyser: its sentence vectors would not
+    line up with the sentences this code finds in a passage."""
 
 
 # kw_only: the article fields follow Chunk's defaulted ``id``.
@@ -138,12 +144,13 @@ class ChromaStore:
         self.dim = dim
         self.chunks = client.get_or_create_collection(
             name,
-            metadata={"embedding_model": model_id, "embedding_dim": dim},
+            metadata={"embedding_model": model_id, "embedding_dim": dim, "analyzer": ANALYZER_ID},
             # Chroma's default ef_search gave poor recall; cosine matches the
             # normalised sentence-transformers vectors.
             configuration={"hnsw": {"space": "cosine", "ef_search": search_ef, "ef_construction": 200}},
         )
         self._check_model()
+        self._check_analyzer()
         # Sentence vectors, computed once at ingest: evidence ranking, sentence-level
         # retrieval and the checker read them instead of re-embedding per question.
         self.sentences = client.get_or_create_collection(
@@ -168,6 +175,19 @@ class ChromaStore:
                 f"(dim {stored_dim}) but the configured model is '{self.model_id}' (dim {self.dim}); "
                 "use the same model or a new data directory / collection"
             )
+
+    def _check_analyzer(self) -> None:
+        meta = dict(self.chunks.metadata or {})
+        if meta.get("analyzer") == ANALYZER_ID:
+            return
+        if self.chunks.count() == 0:
+            # Nothing cut yet: the collection takes this analyser.
+            self.chunks.modify(metadata={**meta, "analyzer": ANALYZER_ID})
+            return
+        raise AnalyzerMismatch(
+            f"index '{self.chunks.name}' was cut into sentences by '{meta.get('analyzer', 'the regex splitter')}' "
+            f"but this version uses '{ANALYZER_ID}'; re-ingest the articles into a new data directory "
+            "or collection")
 
     def _migrate_first_layout(self, old_name: str) -> None:
         """Copy the records of a ``NAME__articles`` collection into the catalog, then drop it."""

@@ -13,7 +13,9 @@ from qa_service.evidence import Evidence, rank_evidence
 from qa_service.generation import Generator, Usage
 from qa_service.models import Answer, AnswerSentence, ArticleRef, Citation, Filters, Passage
 from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, format_passages
+from qa_service.asked import analyse_question
 from qa_service.questions import QuestionProfile, is_open_statement, names_in, profile
+from qa_service.reader import Candidate, ReadSentence, Reading, read, read_sentences
 from qa_service.retrieval import Retriever, to_passage
 from qa_service.settings import CheckingSettings, GenerationSettings
 
@@ -73,6 +75,9 @@ class Answerer:
         self.extractive_fallback = generation.extractive_fallback
         self.judge_candidates = generation.judge_candidates
         self.current_within_days = checking.current_within_days
+        self.answer_style = generation.answer_style
+        self.min_sentence_score = checking.min_sentence_score
+        self.min_answer_score = checking.min_answer_score
         self._primed = False
 
     def warm_up(self) -> None:
@@ -115,6 +120,9 @@ class Answerer:
         """Answer from given passages (retrieval done): evidence, draft, verification, answer."""
         self.warm_up()
         clock = clock or _Clock()
+        if self.answer_style == "short":
+            yield AnswerEvent(self._read(question, passages, query_vector, clock), Usage())
+            return
         q = profile(question.text)
         evidence = rank_evidence(q, passages, self.checker.sentence_vectors(passages), query_vector,
                                  self._fresh_since(q, question.as_of))
@@ -149,6 +157,43 @@ class Answerer:
             yield AnswerEvent(self._abstain(question, passages, clock), usage)
             return
         yield AnswerEvent(self._compose(question, kept, passages, clock), usage)
+
+    def _read(self, question: Question, passages: list[Passage], query_vector: np.ndarray, clock: "_Clock") -> Answer:
+        """The reader's short answer, each item citing its whole sentence; or abstain."""
+        asked = analyse_question(question.text)
+        sentences = read_sentences(asked, passages, self.checker.sentence_vectors(passages), query_vector)
+        reading = read(asked, sentences, self.min_sentence_score, self.min_answer_score)
+        clock.lap("verify")
+        if not reading.found:
+            return self._abstain(question, passages, clock)
+        return self._compose_reading(question, reading, passages, clock)
+
+    def _compose_reading(self, question: Question, reading: Reading, passages: list[Passage],
+                         clock: "_Clock") -> Answer:
+        citations: list[Citation] = []
+
+        def cite(source: ReadSentence, score: float) -> int:
+            for c in citations:
+                if (c.article_id, c.start) == source.key:
+                    return c.n
+            citations.append(Citation(n=len(citations) + 1, passage=source.passage.n, **ArticleRef.of(source.passage),
+                                      quote=source.sentence.text, start=source.sentence.start,
+                                      end=source.sentence.end, score=score))
+            return len(citations)
+
+        sentences: list[AnswerSentence] = []
+        if reading.answer is not None:
+            items = reading.answer.items
+            marks = [cite(item.source, item.score) for item in items]
+            sentences.append(AnswerSentence(text=_listed(items), citations=sorted(set(marks)),
+                                            support=reading.answer.score))
+        if reading.open_statement is not None:
+            statement = reading.open_statement
+            sentences.append(AnswerSentence(text=statement.sentence.text, citations=[cite(statement, statement.score)],
+                                            support=statement.score))
+        text = " ".join(_with_marks(s) for s in sentences)
+        return Answer(question=question.text, answer=text, abstained=False, sentences=sentences,
+                      citations=citations, passages=passages, timings_ms=clock.total(), model=self.generator.name)
 
     def _fresh_since(self, q: QuestionProfile, as_of: date | None) -> date | None:
         """The earliest publication day of a story that may answer: a question about the
@@ -196,6 +241,12 @@ class Answerer:
     def _abstain(self, question: Question, passages: list[Passage], clock: "_Clock") -> Answer:
         return Answer(question=question.text, answer=ABSTAIN_MESSAGE, abstained=True, sentences=[],
                       citations=[], passages=passages, timings_ms=clock.total(), model=self.generator.name)
+
+
+def _listed(items: "tuple[Candidate, ...]") -> str:
+    """"A", "A and B", "A, B and C"."""
+    names = [i.text for i in items]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def extract(evidence: list[Evidence]) -> list[CheckedSentence]:

@@ -57,11 +57,19 @@ class GenerationSettings(_Group):
                            "is the best answering sentence(s) verbatim, and no model runs")
     judge_candidates: int = Field(0, ge=0, description="the best answering sentences the model reorders by "
                                   "log P(question | sentence); 0 = keep the evidence order")
+    answer_style: Literal["short", "sentence"] = Field(
+        "short", description="short: the answer is a span of the type asked (a name, a list of names, an amount, "
+        "a date) picked out of the evidence by the reader, each part cited; sentence: the model condenses the "
+        "answering sentences into a cited sentence (the earlier behaviour)")
     extractive_fallback: bool = Field(True, description="when the model's draft fails verification, answer with "
                                       "the best answering sentence (false: abstain)")
 
 
 class CheckingSettings(_Group):
+    min_sentence_score: float = Field(0.0, description="reader: an evidence sentence scoring below this "
+                                      "(cosine + 0.6 x share of the question's rare words) is not read")
+    min_answer_score: float = Field(0.27, ge=0, le=1, description="reader: abstain when the best short answer's "
+                                    "probability is below this (fitted with the scorer: evals/train_reader.py)")
     support_threshold: float = 0.5
     unsupported: Literal["drop", "flag"] = "drop"
     current_within_days: float = Field(
@@ -119,8 +127,9 @@ class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSett
 
     # -- index --
     collection: str = "articles"
-    chunk_size: int = Field(160, description="chunk size in tokens of the splitter")
-    chunk_overlap: int = Field(30, description="overlap between chunks in tokens")
+    chunk_size: int = Field(120, ge=1, description="most words of a chunk (whole sentences; a longer sentence "
+                            "is a chunk of its own)")
+    chunk_overlap: int = Field(25, ge=0, description="words of whole sentences a chunk repeats from the previous one")
     embed_batch_size: int = 16
 
     # -- each group, as its components take it --

@@ -125,3 +125,15 @@ def api_uvicorn():
     for server, thread in running:
         server.should_exit = True
         thread.join(30)
+
+
+# Fixtures that load a model or start a server: a test using one is slow, marked or not,
+# so `make test-fast` (-m "not slow") never waits for MiniLM, Gemma or a Chroma server.
+_SLOW_FIXTURES = frozenset({"embedder", "generator", "chroma_server", "demo_services", "fresh_services",
+                            "api_services", "api_uvicorn"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -14,6 +14,9 @@ from qa_service.models import Filters
 from qa_service.prompting import PromptBuilder, load_template
 from qa_service.settings import GenerationSettings
 
+# Loads the real models or starts servers: not part of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 MOU_TITLE_WORD = "BlackRock"
 
 

@@ -22,6 +22,9 @@ from qa_service.api.app import create_app
 from qa_service.services import Services
 from qa_service.settings import Settings
 
+# Loads the real models or starts servers: not part of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 QUESTION = "What did the Bank of Korea decide about its base rate?"
 # Generous for a loaded 2-core machine; the point is "answers", not "hangs".
 FAIL_FAST_S = 15.0

@@ -12,6 +12,9 @@ from qa_service.generation import ModelUnavailable, OpenAIGenerator, Usage
 from qa_service.prompting import STOP, PromptBuilder, load_template
 from qa_service.settings import GenerationSettings
 
+# Loads the real models or starts servers: not part of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def llama_server():
