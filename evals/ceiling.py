@@ -23,7 +23,7 @@ from evals.audit import AUDIT, load_audit
 from evals.metrics import answer_recall
 from evals.realtimeqa import Week, find_weeks, load_week
 from index.sentences import split_sentences
-from qa_service.support import content_words
+from qa_service.asked import content_lemmas
 
 COLUMNS = ("questions", "alias in a sentence", "+ 2 question words", "+ half the question words",
            "stated (hand audit)", "+ earlier events")
@@ -41,21 +41,23 @@ def audit_counts(week: Week, audit: dict[str, str]) -> tuple[int, int] | None:
 def alias_sentences(week: Week, n: int = 4) -> dict[str, list[str]]:
     """Per question, the ``n`` distinct sentences holding a gold alias that share the most of
     its words, each with its story's date and title: what the hand audit was judged from."""
-    sentences = [(f"({(a.published_at or '-')[:10]} {a.title[:40]}) {s}", s, content_words(s))
-                 for a in week.articles for s in split_sentences(a.body)]
+    found = [(a, s) for a in week.articles for s in split_sentences(a.body)]
+    sentences = [(f"({(a.published_at or '-')[:10]} {a.title[:40]}) {s}", s, words)
+                 for (a, s), words in zip(found, content_lemmas([s for _, s in found]))]
     shown = {}
     for item in week.questions:
-        asked = content_words(item.question)
+        asked = content_lemmas([item.question])[0]
         held = sorted((-len(asked & words), label) for label, s, words in sentences if answer_recall(s, item.answers))
         shown[item.id] = list(dict.fromkeys(label for _, label in held))[:n]
     return shown
 
 
 def week_counts(week: Week) -> tuple[int, int, int, int]:
-    sentences = [(s, content_words(s)) for a in week.articles for s in split_sentences(a.body)]
+    texts = [s for a in week.articles for s in split_sentences(a.body)]
+    sentences = list(zip(texts, content_lemmas(texts)))
     held = two = half = 0
     for item in week.questions:
-        asked = content_words(item.question)
+        asked = content_lemmas([item.question])[0]
         shared = [len(asked & words) for s, words in sentences if answer_recall(s, item.answers)]
         held += bool(shared)
         two += max(shared, default=0) >= 2

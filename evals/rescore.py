@@ -16,7 +16,7 @@ from pathlib import Path
 from evals.metrics import aggregate, score_row
 from evals.realtimeqa import ANSWERABLE
 from evals.report import REPORT_FILES, write_report
-from qa_service.citations import CitationChecker
+from qa_service.support_check import SupportChecker
 from qa_service.services import embedder_for
 from qa_service.settings import Settings
 
@@ -33,7 +33,7 @@ def main() -> None:
     path = args.report / REPORT_FILES["json"] if args.report.is_dir() else args.report
     old = json.loads(path.read_text(encoding="utf-8"))
     settings = Settings()
-    checker = CitationChecker(embedder_for(settings), settings.checking)
+    checker = SupportChecker(embedder_for(settings), settings.checking)
     rows = [score_row({k: v for k, v in row.items() if k not in _SCORED}, checker) for row in old["rows"]]
     answerable = [r for r in rows if ANSWERABLE in (r.get("tags") or [])]
     blocks = {"metrics_answerable": (aggregate(answerable), "answerable questions only")} if answerable else {}

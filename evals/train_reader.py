@@ -21,7 +21,7 @@ import re
 import string
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +29,10 @@ import numpy as np
 from index.article import Article
 from index.demo import demo_corpus_path
 from index.loaders import load_paths
-from qa_service.asked import analyse_question
+from qa_service.asked import AskedQuestion, analyse_question
 from qa_service.models import Filters
-from qa_service.reader import FEATURES, candidates_in, pool_of, read_sentences
+from qa_service.reader import (CONFIDENCE_FEATURES, FEATURES, Candidate, candidates_in, confidence_features, pool_of,
+                               read_sentences)
 from qa_service.services import Services
 from qa_service.settings import Settings
 
@@ -98,25 +99,38 @@ def demo(gold: Path) -> tuple[list[Article], list[Asked]]:
     return articles, asked
 
 
-def collect(services: Services, asked: list[Asked]) -> list[tuple[Asked, np.ndarray, np.ndarray]]:
-    """Per question: the feature matrix of its candidates and their labels."""
+@dataclass
+class Row:
+    """One question as read: its candidates, their features and labels."""
+
+    asked: Asked
+    question: AskedQuestion
+    features: np.ndarray
+    labels: np.ndarray
+    candidates: list[Candidate]
+
+
+def collect(services: Services, asked: list[Asked]) -> list[Row]:
     rows = []
     for a in asked:
         found = services.retriever.retrieve(a.question, services.settings.top_k, a.filters)
         q = analyse_question(a.question)
-        features, labels = [], []
+        candidates: list[Candidate] = []
         if found.relevant:
-            sentences = read_sentences(q, found.passages, services.checker.sentence_vectors(found.passages),
+            sentences = read_sentences(q, found.passages, services.sentence_vectors.of(found.passages),
                                        found.query_vector)
-            for rank, s in enumerate(pool_of(sentences)):
-                for c in candidates_in(q, s, rank):
-                    features.append(c.features)
-                    labels.append(float(bool(a.answers) and is_right(c.text, a.answers)))
-        rows.append((a, np.array(features, dtype=float).reshape(-1, len(FEATURES)), np.array(labels)))
+            candidates = [c for rank, s in enumerate(pool_of(sentences)) for c in candidates_in(q, s, rank)]
+        labels = [float(bool(a.answers) and is_right(c.text, a.answers)) for c in candidates]
+        features = np.array([c.features for c in candidates], dtype=float).reshape(-1, len(FEATURES))
+        rows.append(Row(a, q, features, np.array(labels), candidates))
     return rows
 
 
-def fit(rows, l2: float = 0.01, steps: int = 2000, rate: float = 0.5) -> np.ndarray:
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def fit_ranking(rows: list[Row], l2: float = 0.01, steps: int = 2000, rate: float = 0.5) -> np.ndarray:
     """Weights that rank a question's right candidates first, then a bias that places the
     scores on a probability scale.
 
@@ -125,7 +139,7 @@ def fit(rows, l2: float = 0.01, steps: int = 2000, rate: float = 0.5) -> np.ndar
     The bias is then fitted pointwise (right or not) with the ranking weights fixed.
     Plain numpy gradient descent: no learning library is a dependency.
     """
-    groups = [(f, l) for _, f, l in rows if len(f) and l.any()]
+    groups = [(r.features, r.labels) for r in rows if len(r.features) and r.labels.any()]
     w = np.zeros(len(FEATURES))
     for _ in range(steps):
         grad = l2 * np.r_[0, w[1:]]
@@ -137,28 +151,45 @@ def fit(rows, l2: float = 0.01, steps: int = 2000, rate: float = 0.5) -> np.ndar
             q /= q.sum()
             grad += f.T @ (p - q) / len(groups)
         w -= rate * grad
-    x = np.vstack([f for _, f, _ in rows if len(f)])
-    y = np.concatenate([l for _, f, l in rows if len(f)])
-    z = x @ w - w[0]
-    bias = 0.0
-    for _ in range(2000):
-        p = 1 / (1 + np.exp(-(z + bias)))
-        bias -= 1.0 * float(np.mean(p - y))
-    w[0] = bias
+    x = np.vstack([r.features for r in rows if len(r.features)])
+    y = np.concatenate([r.labels for r in rows if len(r.features)])
+    w[0] = _fit_logistic(x @ w - w[0], y)
     return w
 
 
-def outcomes(rows, w: np.ndarray) -> list[tuple[str, bool, float, bool, bool]]:
-    """Per question: (set, answerable, best score, best candidate right, some candidate right)."""
+def _fit_logistic(z: np.ndarray, y: np.ndarray) -> float:
+    """The bias that calibrates fixed scores ``z`` to labels ``y``."""
+    bias = 0.0
+    for _ in range(2000):
+        bias -= float(np.mean(_sigmoid(z + bias) - y))
+    return bias
+
+
+def rescored(rows: list[Row], w: np.ndarray) -> list[tuple[Row, list[Candidate], int | None]]:
+    """Each question's candidates scored with ``w``, and the index of the best."""
     found = []
-    for a, f, l in rows:
-        if len(f):
-            scores = 1 / (1 + np.exp(-(f @ w)))
-            best = int(np.argmax(scores))
-            found.append((a.set_name, bool(a.answers), float(scores[best]), bool(l[best]), bool(l.any())))
-        else:
-            found.append((a.set_name, bool(a.answers), 0.0, False, False))
+    for r in rows:
+        scores = _sigmoid(r.features @ w) if len(r.features) else np.array([])
+        candidates = [replace(c, score=float(p)) for c, p in zip(r.candidates, scores)]
+        found.append((r, candidates, int(np.argmax(scores)) if len(scores) else None))
     return found
+
+
+def fit_confidence(scored, l2: float = 0.01, steps: int = 3000, rate: float = 0.5) -> np.ndarray:
+    """Logistic regression of "the best candidate is right" on the question-level features."""
+    x = np.array([confidence_features(r.question, c) for r, c, best in scored if best is not None])
+    y = np.array([float(r.labels[best]) for r, c, best in scored if best is not None])
+    w = np.zeros(len(CONFIDENCE_FEATURES))
+    for _ in range(steps):
+        w -= rate * (x.T @ (_sigmoid(x @ w) - y) / len(y) + l2 * np.r_[0, w[1:]])
+    return w
+
+
+def outcomes(scored, v: np.ndarray) -> list[tuple[str, bool, float, bool, bool]]:
+    """Per question: (set, answerable, confidence, best candidate right, some candidate right)."""
+    return [(r.asked.set_name, bool(r.asked.answers),
+             float(_sigmoid(confidence_features(r.question, c) @ v)) if best is not None else 0.0,
+             bool(best is not None and r.labels[best]), bool(r.labels.any())) for r, c, best in scored]
 
 
 def accuracy(results, threshold: float) -> float:
@@ -209,17 +240,21 @@ def main() -> None:
                 rows = collect(services, asked)
             train += rows[0::2]
             test += rows[1::2]
-    w = fit(train)
-    fitted = outcomes(train, w)
+    w = fit_ranking(train)
+    v = fit_confidence(rescored(train, w))
+    fitted = outcomes(rescored(train, w), v)
     threshold = max(np.linspace(0.05, 0.95, 91), key=lambda t: accuracy(fitted, float(t)))
     report = {"threshold": round(float(threshold), 2), "fitted_half": summary(fitted, threshold),
-              "held_out_half": summary(outcomes(test, w), threshold)}
-    print(json.dumps({"weights": dict(zip(FEATURES, np.round(w, 3).tolist())), **report}, indent=1))
+              "held_out_half": summary(outcomes(rescored(test, w), v), threshold)}
+    print(json.dumps({"weights": dict(zip(FEATURES, np.round(w, 3).tolist())),
+                      "confidence_weights": dict(zip(CONFIDENCE_FEATURES, np.round(v, 3).tolist())), **report}, indent=1))
     if args.write:
         WEIGHTS.write_text(json.dumps({
             "note": "fitted by `python -m evals.train_reader` on the even-numbered questions of each set; "
                     "held_out_half is scored on the odd ones",
-            "features": list(FEATURES), "weights": np.round(w, 4).tolist(), **report}, indent=1) + "\n",
+            "features": list(FEATURES), "weights": np.round(w, 4).tolist(),
+            "confidence_features": list(CONFIDENCE_FEATURES), "confidence_weights": np.round(v, 4).tolist(),
+            **report}, indent=1) + "\n",
             encoding="utf-8")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from index.analysis import analyse
 
@@ -76,6 +76,11 @@ def content_lemma(token: "Token") -> str | None:
 
 # Entities whose words a story need not repeat: "in September 2025" is "Sept. 22" in the story.
 _UNNAMED = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY"})
+
+
+def content_lemmas(texts: Sequence[str]) -> list[set[str]]:
+    """The content lemmas of each text (one analysis, cached)."""
+    return [{lemma for t in doc if (lemma := content_lemma(t)) is not None} for doc in analyse(texts)]
 
 
 def name_words(doc: "Doc | Span") -> set[str]:

@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -71,6 +71,7 @@ class ReadSentence:
     lexical: float  # share of the question's content lemmas the sentence states
     rare: float  # the same share, each word weighted by its rarity among the sentences read
     story_names: float  # share of the question's names its story states
+    story_rare: float  # share of the question's words its story's sentences state, weighted by rarity
     score: float
     rarity: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
 
@@ -104,6 +105,7 @@ class Reading:
     answer: Candidate | None
     open_statement: ReadSentence | None
     sentences: list[ReadSentence]
+    confidence: float = 0.0  # probability that ``answer`` is right, by the fitted decision
 
     @property
     def found(self) -> bool:
@@ -123,13 +125,19 @@ def read_sentences(q: AskedQuestion, passages: Sequence[Passage], vectors: Seque
     story_words = _story_words(passages)
     words = [_words(doc) for doc in docs]
     weights = _rarity(q, words)
+    told: dict[str, set[str]] = {}
+    for (passage, _, _), said in zip(seen.values(), words):
+        told.setdefault(passage.article_id, set()).update(said)
+    total = sum(weights.values())
     read = []
     for (passage, sentence, similarity), doc, said in zip(seen.values(), docs, words):
         lexical = sum(w in said for w in q.content) / len(q.content) if q.content else 0.0
-        rare = sum(weights[w] for w in q.content if w in said) / sum(weights.values()) if weights else 0.0
+        rare = sum(weights[w] for w in q.content if w in said) / total if total else 0.0
         names = _share(q.names, story_words[passage.article_id]) if q.names else 1.0
         score = similarity + LEXICAL_WEIGHT * rare
-        read.append(ReadSentence(passage, sentence, doc, similarity, lexical, rare, names, round(score, 4), weights))
+        story = sum(weights[w] for w in q.content if w in told[passage.article_id]) / total if total else 0.0
+        read.append(ReadSentence(passage, sentence, doc, similarity, lexical, rare, names, story, round(score, 4),
+                                 weights))
     return sorted(read, key=lambda r: -r.score)
 
 
@@ -170,13 +178,23 @@ def pool_of(sentences: list[ReadSentence], min_sentence: float = 0.0) -> list[Re
             and not _is_question(s)][:DEPTH]
 
 
-def read(q: AskedQuestion, sentences: list[ReadSentence], min_sentence: float, min_answer: float) -> Reading:
-    """The best short answer among the sentences of ``pool_of``, or an open statement, or nothing."""
+# How much the model's judgement moves a candidate's log-odds: its mean log-probability as the
+# answer, relative to the best judged one (chosen on the development data, see README).
+JUDGE_WEIGHT = 0.5
+Judge = Callable[[list["Candidate"]], "list[float] | None"]
+
+
+def read(q: AskedQuestion, sentences: list[ReadSentence], min_sentence: float, min_answer: float,
+         judge: Judge | None = None, judged: int = 0) -> Reading:
+    """The best short answer among the sentences of ``pool_of``, or an open statement, or nothing.
+
+    With a ``judge`` (the model's likelihood of a candidate as the answer), the ``judged``
+    best candidates are reordered by their score plus the judge's; whether to answer at
+    all is decided before, on the reader's own scores."""
     pool = pool_of(sentences, min_sentence)
     candidates = [c for rank, s in enumerate(pool) for c in candidates_in(q, s, rank)]
-    best = max(candidates, key=lambda c: c.score, default=None)
-    if best is not None and best.score < min_answer:
-        best = None
+    sure = confidence(q, candidates)
+    best = _judged(candidates, judge, judged) if sure >= min_answer else None
     opened = next((s for s in pool if states_unknown(q, s)), None)
     if best is not None and opened is not None and opened.score > best.source.score:
         # The story says it is not known, and says so closer to the question than any figure.
@@ -185,7 +203,19 @@ def read(q: AskedQuestion, sentences: list[ReadSentence], min_sentence: float, m
         best = _with_list(q, best, candidates, sentences)
         opened = opened if opened is not None and opened.key not in {c.source.key for c in best.items} \
             and opened.passage.article_id == best.source.passage.article_id else None
-    return Reading(best, opened, pool)
+    return Reading(best, opened, pool, round(sure, 4))
+
+
+def _judged(candidates: list[Candidate], judge: Judge | None, judged: int) -> Candidate | None:
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    if judge is None or len(ranked) < 2 or judged < 2:
+        return ranked[0] if ranked else None
+    head = ranked[:judged]
+    likelihoods = judge(head)
+    if likelihoods is None:
+        return ranked[0]
+    top = max(likelihoods)
+    return max(zip(head, likelihoods), key=lambda pair: _logit(pair[0].score) + JUDGE_WEIGHT * (pair[1] - top))[0]
 
 
 def _is_question(s: ReadSentence) -> bool:
@@ -195,7 +225,7 @@ def _is_question(s: ReadSentence) -> bool:
 
 # The features of a candidate answer, in the order of the weights in rules/reader_weights.json.
 FEATURES = (
-    "bias", "similarity", "lexical", "rare", "sentence_rank", "story_names", "type_fit", "type_first", "entity",
+    "bias", "similarity", "lexical", "rare", "sentence_rank", "story_names", "story_rare", "passage_rank", "type_fit", "type_first", "entity",
     "phrase_for_typed", "head_is_type", "attach_focus", "attach_any", "focus_in_sentence", "focus_unattached",
     "role", "subject", "object", "possessive", "near_anchor", "window", "head_in_question", "span_length",
     "long_span", "question_overlap", "competitors", "clause",
@@ -204,13 +234,54 @@ FEATURES = (
 WINDOW = 6
 
 
+# The features of the decision to answer at all, from the question's candidates.
+CONFIDENCE_FEATURES = ("bias", "best", "margin", "similarity", "rare", "lexical", "focus_in_sentence", "typed",
+                       "candidates")
+
+
 @lru_cache(maxsize=1)
-def reader_weights() -> np.ndarray:
-    """Weights of the candidate scorer (logistic regression fitted by ``evals/train_reader.py``)."""
+def _fitted() -> dict:
     data = json.loads(resources.files("qa_service").joinpath("rules/reader_weights.json").read_text(encoding="utf-8"))
-    if tuple(data["features"]) != FEATURES:
+    if tuple(data["features"]) != FEATURES or tuple(data.get("confidence_features", ())) != CONFIDENCE_FEATURES:
         raise ValueError("rules/reader_weights.json was fitted on other features; re-run evals/train_reader.py")
-    return np.array(data["weights"], dtype=float)
+    return data
+
+
+def reader_weights() -> np.ndarray:
+    """Weights of the candidate scorer (fitted by ``evals/train_reader.py``)."""
+    return np.array(_fitted()["weights"], dtype=float)
+
+
+def confidence_weights() -> np.ndarray:
+    """Weights of the answer-or-abstain decision (fitted by ``evals/train_reader.py``)."""
+    return np.array(_fitted()["confidence_weights"], dtype=float)
+
+
+def confidence_features(q: AskedQuestion, candidates: Sequence[Candidate]) -> np.ndarray:
+    """How sure the best candidate is: its score, its lead over the next different answer,
+    how close its sentence is to the question, how many candidates competed."""
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    best = ranked[0]
+    second = next((c for c in ranked[1:] if c.text.lower() != best.text.lower()), None)
+    logit = _logit(best.score)
+    features = dict(zip(FEATURES, best.features))
+    values = {"bias": 1.0, "best": logit, "margin": min(5.0, logit - _logit(second.score)) if second else 5.0,
+              "similarity": best.source.similarity, "rare": best.source.rare, "lexical": best.source.lexical,
+              "focus_in_sentence": features["focus_in_sentence"], "typed": float(q.typed),
+              "candidates": 1.0 / (1 + len(candidates))}
+    return np.array([values[name] for name in CONFIDENCE_FEATURES], dtype=float)
+
+
+def confidence(q: AskedQuestion, candidates: Sequence[Candidate]) -> float:
+    """Probability that the best candidate is a right answer (0 without candidates)."""
+    if not candidates:
+        return 0.0
+    return float(1.0 / (1.0 + np.exp(-float(confidence_features(q, candidates) @ confidence_weights()))))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
 
 
 def candidates_in(q: AskedQuestion, s: ReadSentence, rank: int = 0,
@@ -258,7 +329,7 @@ def _features(q: AskedQuestion, s: ReadSentence, rank: int, span: "Span", label:
     values = {
         "bias": 1.0, "similarity": s.similarity, "lexical": s.lexical, "rare": s.rare,
         "sentence_rank": 1.0 / (1 + rank),
-        "story_names": s.story_names, "type_fit": fit, "entity": float(label not in ("", "CLAUSE", "NAME")),
+        "story_names": s.story_names, "story_rare": s.story_rare, "passage_rank": 1.0 / s.passage.n, "type_fit": fit, "entity": float(label not in ("", "CLAUSE", "NAME")),
         "type_first": float(bool(q.labels) and label == q.labels[0]),
         "phrase_for_typed": float(bool(q.labels) and not typed_entity),
         "head_is_type": float(q.type_lemma is not None and root.lemma_.lower() == q.type_lemma),
@@ -339,6 +410,8 @@ def _type_fit(q: AskedQuestion, span: "Span", label: str) -> float:
     phrase that could be one, 0 when it cannot answer a typed question."""
     if label == "CLAUSE":
         return 0.5
+    if q.kind == "why":
+        return 0.0  # a reason is a clause, not a name or a figure
     if q.labels:
         if label in q.labels:
             return 1.0 - 0.1 * q.labels.index(label)
@@ -412,30 +485,52 @@ def states_unknown(q: AskedQuestion, s: ReadSentence) -> bool:
 
 def _with_list(q: AskedQuestion, best: Candidate, candidates: list[Candidate],
                sentences: list[ReadSentence]) -> Candidate:
-    """Items coordinated with the answer ("Mikael Tamm and Jonah Reiss"), and for a
-    who/which question a same-type item in the same role of the story's next sentence
-    ("Her counterpart, Viktor Anselm, added his signature")."""
+    """Items coordinated with the answer ("Mikael Tamm and Jonah Reiss"), and a same-kind
+    item in the same role of the sentence just before or after it in the story (news
+    splits a list: "Her counterpart, Viktor Anselm, added his signature minutes later")."""
     if q.kind not in ("who", "which", "what") or best.label == "CLAUSE":
         return best
-    items = [best]
-    doc = best.source.doc
-    conj_roots = {t.i for t in doc[best.root].conjuncts}
-    for c in candidates:
-        if c.source is best.source and c.root in conj_roots and _fits_with(c, items):
-            items.append(c)
-    following = _next_sentence(best.source, sentences)
-    if following is not None:
-        role = doc[best.root].dep_
-        for c in sorted((c for c in candidates if c.source is following), key=lambda c: -c.score):
-            token = following.doc[c.root]
-            if c.label == best.label and _same_role(role, token.dep_) and _fits_with(c, items):
-                items.append(c)
-                items += [x for x in candidates if x.source is following and x.root in {t.i for t in token.conjuncts}
-                          and _fits_with(x, items)]
+    items = [best, *_conjuncts(best, candidates)]
+    role = best.source.doc[best.root].dep_
+    for step in (-1, 1):
+        # Walk away from the answer's sentence while each next sentence adds an item.
+        at = best.source
+        while len(items) < LIST_ITEMS and (neighbour := _neighbour(at, sentences, step)) is not None:
+            added = _list_item(q, neighbour, best.label, role, items)
+            if not added:
                 break
+            items += added
+            at = neighbour
     if len(items) == 1:
         return best
+    items.sort(key=lambda c: (c.source.sentence.start, c.start))
     return replace(best, parts=tuple(items[:LIST_ITEMS]))
+
+
+def _list_item(q: AskedQuestion, s: ReadSentence, label: str, role: str, items: list[Candidate]) -> list[Candidate]:
+    """The best candidate of ``s`` of the same kind and role as the list's first item
+    (with the items coordinated with it), or nothing."""
+    found = candidates_in(q, s, DEPTH, structure=False)
+    for c in sorted(found, key=lambda c: -c.score):
+        if _same_kind(c.label, label) and _same_role(role, s.doc[c.root].dep_) and _fits_with(c, items):
+            return [c, *(x for x in _conjuncts(c, found) if _fits_with(x, [*items, c]))]
+    return []
+
+
+def _conjuncts(c: Candidate, candidates: list[Candidate]) -> list[Candidate]:
+    """Candidates of c's sentence coordinated with it ("X and Y")."""
+    roots = {t.i for t in c.source.doc[c.root].conjuncts}
+    found: list[Candidate] = []
+    for x in candidates:
+        if x.source is c.source and x.root in roots and _fits_with(x, [c, *found]):
+            found.append(x)
+    return found
+
+
+def _same_kind(a: str, b: str) -> bool:
+    """Both names of people or bodies (the recogniser mixes those up on rare names), or both the same type."""
+    names = {"PERSON", "ORG", "NAME", "NORP", "GPE"}
+    return a == b or (a in names and b in names)
 
 
 def _fits_with(c: Candidate, items: list[Candidate]) -> bool:
@@ -445,14 +540,17 @@ def _fits_with(c: Candidate, items: list[Candidate]) -> bool:
 
 
 def _same_role(a: str, b: str) -> bool:
-    subjects = {"nsubj", "nsubjpass", "appos", "pobj"}
-    return a == b or (a in subjects and b in subjects)
+    subjects = {"nsubj", "nsubjpass", "appos", "pobj", "compound"}
+    objects = {"dobj", "pobj", "attr", "conj", "appos"}
+    return a == b or (a in subjects and b in subjects) or (a in objects and b in objects)
 
 
-def _next_sentence(s: ReadSentence, sentences: list[ReadSentence]) -> ReadSentence | None:
-    after = [x for x in sentences if x.passage.article_id == s.passage.article_id and x.sentence.start > s.sentence.end]
-    nearest = min(after, key=lambda x: x.sentence.start, default=None)
-    return nearest if nearest is not None and nearest.sentence.start - s.sentence.end <= 3 else None
+def _neighbour(s: ReadSentence, sentences: list[ReadSentence], step: int) -> ReadSentence | None:
+    """The sentence just before (step -1) or after (step 1) ``s`` in its story, among those read."""
+    same = [x for x in sentences if x.passage.article_id == s.passage.article_id]
+    if step < 0:
+        return next((x for x in same if x.sentence.end <= s.sentence.start <= x.sentence.end + 3), None)
+    return next((x for x in same if s.sentence.end <= x.sentence.start <= s.sentence.end + 3), None)
 
 
 def _clean(span: "Span") -> str:

@@ -16,11 +16,12 @@ from index.keyword import KeywordIndex
 from index.pipeline import Ingestor
 from index.store import ChromaStore, make_client
 from qa_service.answering import Answerer
-from qa_service.citations import CitationChecker
 from qa_service.generation import Generator, generator_for
 from qa_service.prompting import PromptBuilder, load_template
 from qa_service.retrieval import Retriever
+from qa_service.sentence_vectors import SentenceVectors
 from qa_service.settings import Settings
+from qa_service.support_check import SupportChecker
 
 
 def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
@@ -90,13 +91,18 @@ class Services:
         return Retriever(self.embedder, self.store, self.keywords, self.settings.retrieval)
 
     @cached_property
-    def checker(self) -> CitationChecker:
-        return CitationChecker(self.embedder, self.settings.checking, stored=self.store.sentence_vectors)
+    def sentence_vectors(self) -> SentenceVectors:
+        return SentenceVectors(self.embedder, stored=self.store.sentence_vectors)
+
+    @cached_property
+    def checker(self) -> SupportChecker:
+        """The eval's self-consistency judge of citations (see ``qa_service.support_check``)."""
+        return SupportChecker(self.embedder, self.settings.checking)
 
     @cached_property
     def answerer(self) -> Answerer:
-        return Answerer(self.retriever, PromptBuilder(load_template("answer.txt")), self.generator, self.checker,
-                        self.settings.generation, self.settings.checking)
+        return Answerer(self.retriever, PromptBuilder(load_template("answer.txt")), self.generator,
+                        self.sentence_vectors, self.settings.generation, self.settings.checking)
 
     def variant(self, *, embedder: Embedder | None = None, generator: Generator | None = None,
                 **changes) -> "Services":

@@ -48,34 +48,22 @@ class GenerationSettings(_Group):
     llm_threads: int = 2
     llm_timeout_s: float = 60.0
     llm_retries: int = 2
-    max_answer_tokens: int = 96
-    prompt_words: int = Field(
-        60, ge=1, description="evidence words the model reads: the best-ranked answering sentences "
-        "while the budget lasts (at least one); its draft may cite only these")
-    list_sentences: int = Field(3, ge=1, description="most sentences of an answer to a list question (who attended)")
-    condense: bool = Field(True, description="the model condenses the answering sentences; false: the answer "
-                           "is the best answering sentence(s) verbatim, and no model runs")
-    judge_candidates: int = Field(0, ge=0, description="the best answering sentences the model reorders by "
-                                  "log P(question | sentence); 0 = keep the evidence order")
+    max_answer_tokens: int = Field(96, description="most tokens of a generated completion (the OpenAI-compatible "
+                                   "endpoint refuses a smaller max_tokens)")
     answer_style: Literal["short", "sentence"] = Field(
-        "short", description="short: the answer is a span of the type asked (a name, a list of names, an amount, "
-        "a date) picked out of the evidence by the reader, each part cited; sentence: the model condenses the "
-        "answering sentences into a cited sentence (the earlier behaviour)")
-    extractive_fallback: bool = Field(True, description="when the model's draft fails verification, answer with "
-                                      "the best answering sentence (false: abstain)")
+        "short", description="short: the answer is the span the reader picked (a name, a list of names, an amount, "
+        "a date), each part cited; sentence: the whole sentences that state it, quoted")
+    judge_candidates: int = Field(4, ge=0, description="the reader's best candidate answers the model re-ranks by "
+                                  "its likelihood of each as the answer; 0 = the reader's order, no model runs")
 
 
 class CheckingSettings(_Group):
     min_sentence_score: float = Field(0.0, description="reader: an evidence sentence scoring below this "
                                       "(cosine + 0.6 x share of the question's rare words) is not read")
-    min_answer_score: float = Field(0.27, ge=0, le=1, description="reader: abstain when the best short answer's "
-                                    "probability is below this (fitted with the scorer: evals/train_reader.py)")
-    support_threshold: float = 0.5
-    unsupported: Literal["drop", "flag"] = "drop"
-    current_within_days: float = Field(
-        30, ge=0, description="with as_of, a question about the present or the latest events (\"this week\", "
-        "\"has become\", \"is facing\", \"new\") is answered only from stories published at most this many days "
-        "before as_of; 0 = any story")
+    min_answer_score: float = Field(0.31, ge=0, le=1, description="reader: abstain when the probability that the "
+                                    "best answer is right is below this (fitted with the scorer: evals/train_reader.py)")
+    support_threshold: float = Field(0.5, description="eval citation checker: quotes whose meaning is this close "
+                                     "(MiniLM cosine) support a statement that rewords them")
 
 
 class HttpSettings(_Group):
