@@ -491,7 +491,7 @@ def _with_list(q: AskedQuestion, best: Candidate, candidates: list[Candidate],
     if q.kind not in ("who", "which", "what") or best.label == "CLAUSE":
         return best
     items = [best, *_conjuncts(best, candidates)]
-    role = best.source.doc[best.root].dep_
+    role = role_of(best.source.doc[best.root])
     for step in (-1, 1):
         # Walk away from the answer's sentence while each next sentence adds an item.
         at = best.source
@@ -512,7 +512,7 @@ def _list_item(q: AskedQuestion, s: ReadSentence, label: str, role: str, items: 
     (with the items coordinated with it), or nothing."""
     found = candidates_in(q, s, DEPTH, structure=False)
     for c in sorted(found, key=lambda c: -c.score):
-        if _same_kind(c.label, label) and _same_role(role, s.doc[c.root].dep_) and _fits_with(c, items):
+        if _same_kind(c.label, label) and role_of(s.doc[c.root]) == role and _fits_with(c, items):
             return [c, *(x for x in _conjuncts(c, found) if _fits_with(x, [*items, c]))]
     return []
 
@@ -528,8 +528,8 @@ def _conjuncts(c: Candidate, candidates: list[Candidate]) -> list[Candidate]:
 
 
 def _same_kind(a: str, b: str) -> bool:
-    """Both names of people or bodies (the recogniser mixes those up on rare names), or both the same type."""
-    names = {"PERSON", "ORG", "NAME", "NORP", "GPE"}
+    """Both names of people or bodies (the recogniser mixes those up on rare names), or the same type."""
+    names = {"PERSON", "ORG", "NAME"}
     return a == b or (a in names and b in names)
 
 
@@ -539,10 +539,19 @@ def _fits_with(c: Candidate, items: list[Candidate]) -> bool:
     return all(low not in i.text.lower() and i.text.lower() not in low for i in items)
 
 
-def _same_role(a: str, b: str) -> bool:
-    subjects = {"nsubj", "nsubjpass", "appos", "pobj", "compound"}
-    objects = {"dobj", "pobj", "attr", "conj", "appos"}
-    return a == b or (a in subjects and b in subjects) or (a in objects and b in objects)
+def role_of(token: "Token") -> str:
+    """The slot a phrase fills: "subject" (also the agent of a passive, "signed by X"),
+    "object", or its dependency label; a name in apposition or coordination fills its head's."""
+    for _ in range(4):
+        if token.dep_ in ("appos", "conj", "compound") and token.head is not token:
+            token = token.head
+            continue
+        break
+    if token.dep_ in ("nsubj", "nsubjpass") or (token.dep_ == "pobj" and token.head.dep_ == "agent"):
+        return "subject"
+    if token.dep_ in ("dobj", "attr", "oprd", "dative", "pobj"):
+        return "object"
+    return token.dep_
 
 
 def _neighbour(s: ReadSentence, sentences: list[ReadSentence], step: int) -> ReadSentence | None:
