@@ -181,11 +181,11 @@ def _focus(root: "Token", wh: "Token | None", type_token: "Token | None") -> set
         return {root.lemma_.lower()}
     complements = [c for c in root.children if c.dep_ in ("attr", "acomp", "dobj", "oprd", "xcomp", "ccomp")]
     complements += [g for c in root.children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj"]
-    if not complements:
-        complements = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")]
-    for c in complements:
-        if c is not wh and c is not type_token and content_lemma(c):
-            focus.add(c.lemma_.lower())
+    subjects = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")]
+    for group in (complements, subjects):  # the subject only when no complement is a content word
+        focus |= {c.lemma_.lower() for c in group if c is not wh and c is not type_token and content_lemma(c)}
+        if focus:
+            break
     return focus
 
 

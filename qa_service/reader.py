@@ -46,6 +46,9 @@ OBJECT_DEPS = frozenset({"dobj", "pobj", "attr", "dative", "oprd", "appos", "con
 # How far (dependency edges) a span may stand from the focus it answers for.
 MAX_ATTACH = 4
 LIST_ITEMS = 5
+# A neighbouring sentence's item joins a list only when the scorer gives it at least this
+# probability: a name in a sentence about something else scores far below.
+MIN_LIST_ITEM = 0.05
 
 
 @lru_cache(maxsize=1)
@@ -479,8 +482,11 @@ def states_unknown(q: AskedQuestion, s: ReadSentence) -> bool:
         elif t.lemma_.lower() in negated and any(c.dep_ == "neg" or (c.lower_ == "no" and c.dep_ == "det")
                                                  for c in [*t.children, *(x for c in t.children for x in c.children)]):
             says = True
-    return says and s.lexical > 0 and (not q.focus or any(t.lemma_.lower() in q.focus or t.lemma_.lower() in q.content
-                                                           for t in s.doc if content_lemma(t)))
+    if not says:
+        return False
+    # About what is asked: it states the question's focus, or two of its words (all, if it has one).
+    lemmas = {t.lemma_.lower() for t in s.doc}
+    return bool(q.focus & lemmas) or len(q.content & lemmas) >= min(2, len(q.content))
 
 
 def _with_list(q: AskedQuestion, best: Candidate, candidates: list[Candidate],
@@ -492,11 +498,14 @@ def _with_list(q: AskedQuestion, best: Candidate, candidates: list[Candidate],
         return best
     items = [best, *_conjuncts(best, candidates)]
     role = role_of(best.source.doc[best.root])
+    # A plural question ("which companies") may walk on while each next sentence adds an item;
+    # any other takes at most the sentence on either side.
+    steps = LIST_ITEMS if q.plural else 1
     for step in (-1, 1):
-        # Walk away from the answer's sentence while each next sentence adds an item.
         at = best.source
-        while len(items) < LIST_ITEMS and (neighbour := _neighbour(at, sentences, step)) is not None:
-            added = _list_item(q, neighbour, best.label, role, items)
+        for _ in range(steps):
+            neighbour = _neighbour(at, sentences, step)
+            added = _list_item(q, neighbour, best.label, role, items) if neighbour is not None else []
             if not added:
                 break
             items += added
@@ -512,7 +521,7 @@ def _list_item(q: AskedQuestion, s: ReadSentence, label: str, role: str, items: 
     (with the items coordinated with it), or nothing."""
     found = candidates_in(q, s, DEPTH, structure=False)
     for c in sorted(found, key=lambda c: -c.score):
-        if _same_kind(c.label, label) and role_of(s.doc[c.root]) == role and _fits_with(c, items):
+        if c.score >= MIN_LIST_ITEM and _same_kind(c.label, label) and role_of(s.doc[c.root]) == role and _fits_with(c, items):
             return [c, *(x for x in _conjuncts(c, found) if _fits_with(x, [*items, c]))]
     return []
 

@@ -137,3 +137,11 @@ def test_chunks_are_whole_sentences_with_overlap():
     assert all(later[0] == earlier[1] for earlier, later in zip(groups, groups[1:]))
     # A sentence longer than the size is a chunk of its own, and the packing still moves on.
     assert pack_sentences([(0, 10), (10, 20)], [100, 5], size=20, overlap=10) == [(0, 0), (1, 1)]
+
+
+def test_the_abstention_threshold_is_the_one_fitted_with_the_weights():
+    import json
+    from importlib import resources
+
+    fitted = json.loads(resources.files("qa_service").joinpath("rules/reader_weights.json").read_text())
+    assert CheckingSettings().min_answer_score == fitted["threshold"]
