@@ -156,6 +156,21 @@ def _rarity(q: AskedQuestion, said: list[set[str]]) -> dict[str, float]:
     return {w: float(np.log((n + 1) / (0.5 + sum(w in s for s in said)))) for w in q.content}
 
 
+def same_word(a: str, b: str) -> bool:
+    """The same lemma, or one derived from the other ("sign" / "signature", "invest" /
+    "investment", "fail" / "failure"): spaCy's lemmas undo inflection, not derivation, so a
+    shared beginning of at least four letters stands in for it."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.startswith(short)
+
+
+def stated(words: "frozenset[str] | set[str]", said: set[str]) -> set[str]:
+    """The ``words`` that ``said`` (a text's words and lemmas) states."""
+    return {w for w in words if w in said or any(same_word(w, x) for x in said)}
+
+
 def _story_words(passages: Sequence[Passage]) -> dict[str, set[str]]:
     """Lower-case words each story's retrieved passages and title state."""
     words: dict[str, set[str]] = {}
@@ -486,7 +501,7 @@ def states_unknown(q: AskedQuestion, s: ReadSentence) -> bool:
         return False
     # About what is asked: it states the question's focus, or two of its words (all, if it has one).
     lemmas = {t.lemma_.lower() for t in s.doc}
-    return bool(q.focus & lemmas) or len(q.content & lemmas) >= min(2, len(q.content))
+    return bool(stated(q.focus, lemmas)) or len(stated(q.content, lemmas)) >= min(2, len(q.content))
 
 
 def _with_list(q: AskedQuestion, best: Candidate, candidates: list[Candidate],
@@ -521,7 +536,8 @@ def _list_item(q: AskedQuestion, s: ReadSentence, label: str, role: str, items: 
     (with the items coordinated with it), or nothing."""
     found = candidates_in(q, s, DEPTH, structure=False)
     for c in sorted(found, key=lambda c: -c.score):
-        if c.score >= MIN_LIST_ITEM and _same_kind(c.label, label) and role_of(s.doc[c.root]) == role and _fits_with(c, items):
+        if (q.plural or stated(q.focus, {t.lemma_.lower() for t in s.doc})) and c.score >= MIN_LIST_ITEM \
+                and _same_kind(c.label, label) and role_of(s.doc[c.root]) == role and _fits_with(c, items):
             return [c, *(x for x in _conjuncts(c, found) if _fits_with(x, [*items, c]))]
     return []
 
