@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from index.analysis import analyse
-from qa_service.asked import AskedQuestion, content_lemma, name_words
+from qa_service.asked import AskedQuestion, content_lemma
 from qa_service.models import Passage, PassageSentence
 
 if TYPE_CHECKING:
