@@ -194,7 +194,7 @@ def _ask_rows(ask: dict) -> list[tuple[str, ...]]:
         ("ask", f"{ask['questions']} questions: total p50 / p95 ms (raw: the model's judged texts)",
          f"{_fmt(o['total_ms']['p50'])} / {_fmt(o['total_ms']['p95'])}",
          f"{_fmt(r['raw_ms']['p50'])} / {_fmt(r['raw_ms']['p95'])}", _fmt(ask["ratio"])),
-        ("", "retrieve / read / judge p50 ms",
+        ("", "retrieve / analyse / score and judge p50 ms",
          f"{_fmt(o['retrieve_ms']['p50'])} / {_fmt(o['verify_ms']['p50'])} / {_fmt(o['generate_ms']['p50'])}", "", ""),
         ("", "added around the model (total - judge) p50 ms", _fmt(o["overhead_ms"]["p50"]), "", ""),
         ("", "candidates judged per question (mean)", _fmt(ask["judged_mean"]), "", ""),

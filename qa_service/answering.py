@@ -117,9 +117,10 @@ class Answerer:
         usage = Usage()
         asked = analyse_question(question.text)
         sentences = read_sentences(asked, passages, self.vectors.of(passages), query_vector)
+        clock.lap("verify")  # the analysis of the question and the evidence
         judge = self._judge(question.text, usage) if self.judge_candidates else None
         reading = read(asked, sentences, self.min_sentence_score, self.min_answer_score, judge, self.judge_candidates)
-        clock.lap("generate" if judge else "verify")
+        clock.lap("generate")  # the candidates scored and judged by the model
         if not reading.found:
             yield AnswerEvent(self._abstain(question, passages, clock), usage)
             return
