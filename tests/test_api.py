@@ -1,8 +1,9 @@
 """The HTTP API against the real app: real models, real Chroma, and a real uvicorn
 wherever connections matter (OpenAI client, queue, hang-ups).
 
-Answers come from a greedy model whose prompt may be tuned, so assertions check
-shapes, orders, equalities and citations, not wording.
+Answers are short spans the reader takes from the articles (the model only judges the
+best candidates), so assertions check shapes, orders, equalities and citations, and the
+one answer the demo corpus gives to QUESTION.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from qa_service.answering import Question
 from qa_service.api.app import create_app
 from qa_service.api.server import ServeError, check_workers, run_server
 from qa_service.generation import ModelUnavailable
@@ -30,8 +32,10 @@ from qa_service.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-# A demo-corpus question the small default model answers by quoting its source.
-QUESTION = "Where will Nimbara Cloud build its AI data centre?"
+# A demo-corpus question the reader answers right (evals/gold/demo.jsonl, demo-048), after the
+# model judged its best candidates: seconds of model work on these cores.
+QUESTION = "Who won the men's race at the Busan Harbour Marathon?"
+ANSWER = "Daniel Kiprono"
 # Matches nothing in the demo corpus, so it abstains without running the model.
 NONSENSE = "zqxv wplk frobnitz quux?"
 ANSWER_KEYS = {"question", "answer", "abstained", "sentences", "citations", "passages", "timings_ms", "model"}
@@ -162,6 +166,7 @@ def test_ask_answers_with_citations_quoted_verbatim(client, asked):
     assert set(answer) == ANSWER_KEYS
     assert answer["question"] == QUESTION
     assert answer["abstained"] is False
+    assert answer["answer"].startswith(ANSWER + " [")  # a short answer, then its citation marks
     assert answer["citations"], answer
     assert [c["n"] for c in answer["citations"]] == list(range(1, len(answer["citations"]) + 1))
     for citation in answer["citations"]:
@@ -173,9 +178,9 @@ def test_ask_answers_with_citations_quoted_verbatim(client, asked):
 
 def test_stream_sends_passages_tokens_answer_done_and_the_same_answer(asked):
     names = [name for name, _ in asked.events]
-    assert names[0] == "passages" and names[-2:] == ["answer", "done"], names
-    assert names[1:-2] and set(names[1:-2]) == {"token"}, names
-    assert "".join(json.loads(data)["text"] for name, data in asked.events if name == "token").strip()
+    # The answer's text comes in one token event, once it is read and judged.
+    assert names == ["passages", "token", "answer", "done"], names
+    assert json.loads(asked.events[1][1])["text"] == asked.answer["answer"]
     streamed = json.loads(asked.events[-2][1])
     assert without_timings(streamed) == without_timings(asked.answer)
     assert json.loads(asked.events[0][1]) == asked.answer["passages"]
@@ -189,7 +194,8 @@ def test_chat_completions_parse_with_the_openai_client(asked):
     assert asked.chat.model_extra["passages"] == asked.answer["passages"]
 
     usage = asked.chat.usage
-    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    # The model read its judged candidates' contexts and wrote nothing: the answer is the reader's span.
+    assert usage.prompt_tokens > 0 and usage.completion_tokens == 0
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
     *chunks, last = asked.chat_chunks
@@ -226,23 +232,28 @@ def test_chat_usage_is_zero_when_the_model_did_not_run(client):
 
 
 class _FailingModel:
-    """Writes one token, then loses its server."""
+    """Loses its server when asked to judge the reader's candidates."""
 
     name = "failing"
 
-    def likelihoods(self, contexts, target):
-        return None
+    def __init__(self) -> None:
+        self.judged = 0
 
-    def stream(self, prompt, max_tokens, stop, usage=None):
-        yield " Larry"
+    def prime(self, prefix):
+        pass
+
+    def likelihoods(self, contexts, target):
+        self.judged += 1
         raise ModelUnavailable("model server at http://127.0.0.1:9/v1 failed: connection refused")
 
 
 def test_a_model_failure_is_an_error_event_or_a_503(client, api_services, monkeypatch):
-    monkeypatch.setattr(api_services.answerer, "generator", _FailingModel())
+    failing = _FailingModel()
+    monkeypatch.setattr(api_services.answerer, "generator", failing)
     events = parse_sse(client.post("/v1/ask", json={"question": QUESTION, "stream": True}).text)
-    assert [name for name, _ in events] == ["passages", "token", "error", "done"]
-    assert json.loads(events[2][1])["error"]["code"] == "model_unavailable"
+    assert failing.judged == 1, "the model is asked to judge once the passages are read"
+    assert [name for name, _ in events] == ["passages", "error", "done"]
+    assert json.loads(events[1][1])["error"]["code"] == "model_unavailable"
     plain = client.post("/v1/ask", json={"question": QUESTION})
     assert plain.status_code == 503 and plain.json()["error"]["code"] == "model_unavailable"
     assert plain.json()["error"]["passages"], "the passages retrieval found come with the error"
@@ -540,7 +551,9 @@ def test_health_and_readiness(client, demo_articles, api_services, monkeypatch):
 
 
 def test_metrics_count_requests_tokens_and_ingests(client, asked):
-    assert metric(client, "qa_tokens_generated_total") > 0
+    # Answers are the reader's spans: the model judges candidates and generates no token.
+    assert "qa_tokens_generated_total" in client.get("/metrics").text
+    assert metric(client, "qa_tokens_generated_total") == 0
     assert metric(client, "qa_answers_total", outcome="answered") >= 1
     searches = metric(client, "qa_http_requests_total", route="/v1/search", method="POST", status="200")
     ingested = metric(client, "qa_articles_ingested_total", result="added")
@@ -652,9 +665,10 @@ def settled(live: Live, seconds: float = 20) -> int:
 
 
 def test_a_plain_request_that_hangs_up_stops_the_model_at_once(live):
-    """Hung up while the model reads the prompt (seconds, before any token): the model stops
-    within a moment, not after the prompt and a first token."""
+    """Hung up while the model judges the reader's candidates (seconds, before any token): the
+    model stops within a moment, not after judging them all."""
     queue = live.app.state.runtime.queue
+    model = live.app.state.runtime.services.generator
     body = json.dumps({"question": QUESTION}).encode()
     assert not queue.busy
     server = urlsplit(live.url)
@@ -662,10 +676,9 @@ def test_a_plain_request_that_hangs_up_stops_the_model_at_once(live):
         raw.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         deadline = time.monotonic() + 60
-        while not queue.busy:
+        while not (queue.busy and model._lock.locked()):  # the model is scoring a candidate
             assert time.monotonic() < deadline, "the question never reached the model"
             time.sleep(0.005)
-        time.sleep(0.3)  # retrieval is done; the model is reading the prompt
     hung_up = time.monotonic()
     while queue.busy:
         time.sleep(0.005)
@@ -686,3 +699,44 @@ def test_a_client_that_hangs_up_frees_its_place(live):
         with httpx.stream("POST", f"{live.url}/v1/ask", json=ask, timeout=600) as again:
             assert again.status_code == 200 and waiting(live) == 1  # its place was free again
         assert settled(live) == 0
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="qa_service, as of commit e43e085: a cancel that comes after the passages and before the "
+                          "model's first call is lost (LlamaCppGenerator._turn clears the abort flag at each "
+                          "likelihoods call, and the answer yields nothing until it is judged): the model judges "
+                          "every candidate for a client that is gone")
+def test_a_hang_up_while_the_passages_are_read_stops_the_job_before_the_model_runs(live):
+    """The client hangs up after retrieval, while the reader reads the passages: the job ends
+    within a moment, not after the model judged the candidates (seconds). The job is the
+    answerer's own stream, held after its passages event so that the hang-up comes there."""
+    runtime = live.app.state.runtime
+    at_reading, hung_up = threading.Event(), threading.Event()
+
+    def work():
+        stream = runtime.services.answerer.stream(Question(QUESTION, 5))
+        yield next(stream)  # the passages
+        at_reading.set()
+        hung_up.wait(60)
+        yield from stream
+
+    async def submit():
+        return runtime.queue.submit(work, interrupt=runtime.services.generator.interrupt)
+
+    async def cancel(job):
+        job.cancel()
+
+    assert not runtime.queue.busy
+    loop = asyncio.new_event_loop()
+    try:
+        job = loop.run_until_complete(submit())
+        assert at_reading.wait(60), "the question never got its passages"
+        loop.run_until_complete(cancel(job))  # what a hang-up does (api/answers.py: final_answer)
+        hung_up.set()
+        stopped = time.monotonic()
+        while runtime.queue.busy:
+            time.sleep(0.005)
+        assert time.monotonic() - stopped < 1.0
+    finally:
+        hung_up.set()
+        loop.close()

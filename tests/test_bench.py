@@ -49,8 +49,16 @@ def test_quick_bench_writes_every_section_and_ratio(tmp_path):
     sections = result["sections"]
     assert sections["ingest"]["articles"] == 200 and sections["ingest"]["chunks"] > 200
     assert [s["chunks"] for s in sections["retrieval"].values()] == [1000, 10000]
-    assert sections["ask"]["questions"] == 4
+    ask = sections["ask"]
+    assert ask["questions"] == 4 and 0 <= ask["answered"] <= 4
+    assert set(ask["ours_ms"]) == {"total_ms", "retrieve_ms", "generate_ms", "verify_ms", "overhead_ms"}
+    assert set(ask["raw_ms"]) == {"raw_ms"}
+    # The raw side evaluates the texts the model judged: some were, at most judge_candidates a question.
+    assert 0 < ask["judged_mean"] <= 4
+    assert ask["ratio"] == result["ratios"]["ask_vs_raw_llm"]
+    ours = ask["ours_ms"]
+    assert ours["total_ms"]["p50"] >= max(ours["generate_ms"]["p50"], ours["overhead_ms"]["p50"])
     assert sections["serve"]["startup_s"] > 0 and sections["serve"]["peak_rss_mb"] > 100
-    assert "search 10k" in done.stdout
+    assert "search 10k" in done.stdout and "candidates judged per question" in done.stdout
     # Every section ran in temporary indexes: the configured data directory stays untouched.
     assert not (tmp_path / "data" / "chroma").exists()

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "cli-test-key"
-QUESTION = "Where will Nimbara Cloud build its AI data centre?"
+# Answered right from the demo corpus (evals/gold/demo.jsonl, demo-048), from a sentence long
+# enough to wrap at 80 columns.
+QUESTION = "Who won the men's race at the Busan Harbour Marathon?"
+ANSWER = "Daniel Kiprono"
 NONSENSE = "zqxv wplk frobnitz quux?"  # matches nothing in the demo corpus: abstains without the model
 MODELS = {"torch", "sentence_transformers", "llama_cpp", "chromadb"}
 CHEESE = {
@@ -134,6 +137,7 @@ def test_client_mode_prints_the_json_of_local_mode(local, client):
     ingested = local["ingest"].json()
     assert (ingested["added"], [Path(f["name"]).name for f in ingested["failed"]]) == (11, ["broken.json"])
     assert local["ask"].code == 0 and not local["ask"].json()["abstained"]
+    assert local["ask"].json()["answer"].startswith(ANSWER + " [1]")
     for step in ("ingest", "list", "show", "search", "list after delete"):
         assert client[step].json() == local[step].json(), step
     # Timings are wall-clock measurements of two different processes; everything else must match.
@@ -187,6 +191,7 @@ def test_answer_text_wraps_quotes_with_a_hanging_indent(tmp_path, client_env):
     run = cli(tmp_path, "ask", QUESTION, **client_env)
     assert run.code == 0
     lines = run.stdout.splitlines()
+    assert lines[0] == f"{ANSWER} [1]" and lines[2] == "Sources:"  # the short answer, then its sources
     assert all(len(line) <= 80 for line in lines if "://" not in line)
     first = next(i for i, line in enumerate(lines) if line.startswith('      "'))
     last = next(i for i in range(first, len(lines)) if lines[i].endswith('"'))

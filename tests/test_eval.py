@@ -216,7 +216,8 @@ def _passage(n, text):
 
 
 class _FakeAnswerer:
-    """Replays the events the real Answerer would stream; raises for the question "boom"."""
+    """Replays the events the real Answerer streams (passages, the answer's whole text, the
+    answer: a short span cited with its sentence); raises for the question "boom"."""
 
     result = Answerer.result  # the real one, over these events
 
@@ -229,10 +230,10 @@ class _FakeAnswerer:
         yield PassagesEvent(passages)
         if question.text == "boom":
             raise RuntimeError("model crashed")
-        yield TokenEvent("Ann Lee won [1].")
+        yield TokenEvent("Ann Lee [1]")
         answer = Answer(
-            question=question.text, answer="Ann Lee won the race [1].", abstained=False,
-            sentences=[AnswerSentence(text="Ann Lee won the race.", citations=[1], support=0.9)],
+            question=question.text, answer="Ann Lee [1]", abstained=False,
+            sentences=[AnswerSentence(text="Ann Lee", citations=[1], support=0.9)],
             citations=[Citation(n=1, passage=1, article_id="a1", title="T1", quote="Ann Lee won the race.",
                                 start=0, end=21, score=0.9)],
             passages=passages, timings_ms={"retrieve": 5.0, "generate": 250.0, "verify": 3.0, "total": 258.0},
@@ -255,9 +256,9 @@ def test_run_gold_rows_and_failures():
     assert (first.text, first.top_k, first.as_of) == ("Who won?", 4, date(2025, 6, 1))
     assert ok["id"] == "q1" and ok["gold_answers"] == ["Ann Lee", "Lee"] and ok["as_of"] == "2025-06-01"
     assert ok["evidence_quotes"] == ["Ann Lee won the race."] and ok["tags"] == ["who"]
-    assert ok["answer"] == "Ann Lee won the race [1]." and ok["abstained"] is False and ok["error"] is None
+    assert ok["answer"] == "Ann Lee [1]" and ok["abstained"] is False and ok["error"] is None
     assert ok["passages"] == ["Ann Lee won the race.", "Rain later."]
-    assert ok["statements"] == [{"text": "Ann Lee won the race.", "quotes": ["Ann Lee won the race."]}]
+    assert ok["statements"] == [{"text": "Ann Lee", "quotes": ["Ann Lee won the race."]}]
     assert ok["citations"][0]["quote"] == "Ann Lee won the race."
     assert (ok["tokens"], ok["first_token_ms"], ok["generate_ms"]) == (6, 40.0, 250.0)
     assert ok["latency_ms"] >= 0
@@ -275,7 +276,7 @@ def test_run_gold_in_pools():
     pooled, unpooled = run_gold(services, items, 4, pools={"q1": ("a1", "a2")})
     (asked,) = services.answerer.asked  # q2 has an empty pool: never asked
     assert asked.text == "Who won?" and asked.filters.article_ids == ["a1", "a2"]
-    assert pooled["pool"] == ["a1", "a2"] and pooled["answer"] == "Ann Lee won the race [1]."
+    assert pooled["pool"] == ["a1", "a2"] and pooled["answer"] == "Ann Lee [1]"
     assert unpooled["pool"] == [] and unpooled["not_asked"] == NO_POOL
     assert (unpooled["abstained"], unpooled["error"], unpooled["latency_ms"], unpooled["passages"]) == (
         True, None, None, [])
@@ -394,6 +395,9 @@ def test_eval_demo_slice_end_to_end(tmp_path):
     assert sum(metrics[f"n_{o}"] for o in ("not_retrieved", "retrieved_abstained", "retrieved_wrong", "right")) \
         == len(answerable)
     assert metrics["n_right"] == sum(r["answer_recall"] for r in answerable)
+    # answers are short spans (a name, a list of names, a date), not sentences
+    answered = [r for r in data["rows"] if not r["abstained"]]
+    assert answered and all(r["answer_words"] <= 12 for r in answered) and metrics["answer_words"] <= 6
     # the temporary index is gone and the configured one was never touched
     assert not (tmp_path / "data").exists()
 

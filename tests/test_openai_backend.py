@@ -32,13 +32,25 @@ def test_streams_tokens_from_the_server(llama_server):
     assert "".join(pieces).strip()
 
 
-def test_answers_through_the_server(llama_server, demo_services):
-    answerer = Answerer(demo_services.retriever, PromptBuilder(load_template("answer.txt")),
-                        OpenAIGenerator(GenerationSettings(openai_base_url=llama_server, openai_model="gemma-test")),
-                        demo_services.checker)
-    answer = answerer.ask(Question("Who signed the MOU between Korea and BlackRock?", 5))
-    assert answer.model == "gemma-test"
-    assert answer.passages and answer.timings_ms["generate"] > 0
+def _answerer(services, generator, **generation) -> Answerer:
+    return Answerer(services.retriever, PromptBuilder(load_template("answer.txt")), generator,
+                    services.sentence_vectors, GenerationSettings(**generation), services.settings.checking)
+
+
+def test_answers_with_the_server_as_the_model(llama_server, demo_services, generator):
+    """A model server gives no likelihoods, so it judges no candidate: the answer is the
+    reader's own first choice, the one an in-process answerer gives without judging."""
+    served = OpenAIGenerator(GenerationSettings(openai_base_url=llama_server, openai_model="gemma-test"))
+    assert served.likelihoods(["[1] Tram opens\nMayor Ana Ruiz rode the tram.\nQuestion: Who?\nAnswer:"],
+                              " Ana Ruiz") is None
+    question = Question("Who won the men's race at the Busan Harbour Marathon?", 5)
+    result = _answerer(demo_services, served).result(question)
+    answer = result.answer
+    assert answer.model == "gemma-test" and not answer.abstained
+    assert answer.answer.startswith("Daniel Kiprono [")
+    unjudged = _answerer(demo_services, generator, judge_candidates=0).ask(question)
+    assert (answer.answer, answer.citations) == (unjudged.answer, unjudged.citations)
+    assert result.usage.prompt_tokens == 0  # nothing was scored
     for citation in answer.citations:
         body = demo_services.store.article_with_body(citation.article_id)[1]
         assert body[citation.start:citation.end] == citation.quote

@@ -1,11 +1,13 @@
-"""The answer prompt: template slots, passage layout, stop sequences (no model)."""
+"""The judge's prompt: template slots, few-shot examples, passage layout, stop sequences (no model)."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
-from qa_service.evidence import sentences_of
+from qa_service.readable import sentences_of
 from qa_service.models import Passage
-from qa_service.prompting import NOT_IN_ARTICLES, STOP, PromptBuilder, format_passages, load_template
+from qa_service.prompting import STOP, PromptBuilder, format_passages, load_template
 
 
 def _passage(n: int, title: str, date: str | None, text: str) -> Passage:
@@ -22,7 +24,22 @@ PASSAGES = [
 def test_packaged_template_has_both_slots() -> None:
     template = load_template("answer.txt")
     assert "{passages}" in template and "{question}" in template
-    assert NOT_IN_ARTICLES in template
+    assert template.rstrip().endswith("Question: {question}\nAnswer:")
+
+
+def test_the_examples_answer_with_a_short_span_of_their_passage() -> None:
+    """The model judges candidate answers after this prefix: its examples answer as the service
+    does, with a few words copied from the passage, in the layout the candidates are shown in."""
+    prefix = PromptBuilder(load_template("answer.txt")).prefix
+    examples = prefix.strip().split("\n\n")[1:]  # after the one-line instruction
+    assert len(examples) >= 3
+    for example in examples:
+        title, passage, question, answer = example.splitlines()
+        assert re.fullmatch(r"\[1\] .+ \(\d{4}-\d{2}-\d{2}\)", title), title
+        assert question.startswith("Question: ") and question.endswith("?")
+        span = answer.removeprefix("Answer: ")
+        assert answer.startswith("Answer: ") and span in passage, example
+        assert len(span.split()) <= 6, span
 
 
 def test_template_without_slots_is_rejected() -> None:
@@ -31,7 +48,9 @@ def test_template_without_slots_is_rejected() -> None:
 
 
 def test_build_lists_every_passage_and_ends_with_the_question() -> None:
-    prompt = PromptBuilder(load_template("answer.txt")).build("How many  riders\n rode the tram?", PASSAGES)
+    builder = PromptBuilder(load_template("answer.txt"))
+    prompt = builder.build("How many  riders\n rode the tram?", PASSAGES)
+    assert prompt.startswith(builder.prefix) and "{passages}" not in builder.prefix
     for p in PASSAGES:
         assert f"[{p.n}]" in prompt
         assert p.title in prompt

@@ -30,7 +30,7 @@ def _row(id_, f1, recall, gold=("gold",), **fields):
 RUN = {
     "command": "qa-service eval evals/gold/demo.jsonl --corpus index/demo_corpus",
     "data": {"description": "gold demo.jsonl (13 questions) over corpus index/demo_corpus", "questions": 13},
-    "settings": {"top_k": 5, "prompt_words": 0},
+    "settings": {"top_k": 5, "judge_candidates": 4},
     "models": {"embedding": "all-MiniLM-L6-v2", "generation": "gemma-3-270m-q4_k_m"},
     "prompt_sha256": {"answer.txt": "0123456789abcdef" * 4},
     "git": {"commit": "a4312fd" + "0" * 33, "dirty": True},
@@ -108,7 +108,7 @@ def test_report_markdown(report):
     assert "Data: gold demo.jsonl (13 questions) over corpus index/demo_corpus" in run
     assert "embedding all-MiniLM-L6-v2, generation gemma-3-270m-q4_k_m" in run
     assert "answer.txt `0123456789ab`" in run and "with uncommitted changes" in run
-    assert "`top_k=5`, `prompt_words=0`" in run and "llama-cpp-python 0.3.36" in run
+    assert "`top_k=5`, `judge_candidates=4`" in run and "llama-cpp-python 0.3.36" in run
     assert "chromadb" not in run  # not installed: nothing to say
     assert "| metric | value | meaning |" in text
     assert "| f1 | 0.6250 |" in text
@@ -171,7 +171,7 @@ def test_format_comparison():
 
 
 def test_compare_runs(tmp_path):
-    changed = {**RUN, "settings": {"top_k": 10, "prompt_words": 0, "rrf_k": 60},
+    changed = {**RUN, "settings": {"top_k": 10, "judge_candidates": 4, "rrf_k": 60},
                "git": {"commit": "b" * 40, "dirty": False}}
     write_report(tmp_path / "a", {"f1": 0.5}, [], run=RUN)
     write_report(tmp_path / "b", {"f1": 0.6}, [], run=changed)
