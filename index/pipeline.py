@@ -86,7 +86,8 @@ class Ingestor:
         writes, offset = [], 0
         for article, chunks, old in pending:
             writes.append(ArticleWrite(article, chunks, chunk_vectors[offset : offset + len(chunks)],
-                                       old.chunks if old else 0, per_chunk[offset : offset + len(chunks)]))
+                                       old.chunks if old else 0, per_chunk[offset : offset + len(chunks)],
+                                       sentences[offset : offset + len(chunks)]))
             offset += len(chunks)
         self.store.write_articles(writes)
         for article, chunks, old in pending:

@@ -31,7 +31,6 @@ import numpy as np
 from index.analysis import ANALYZER_ID
 from index.article import Article, Chunk, chunk_id
 from index.catalog import ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
-from index.sentences import split_sentences
 
 _PAGE = 5000
 # Records of the first layout are copied a page at a time, with their chunks' vectors.
@@ -83,8 +82,9 @@ _CHUNK_META = [f.name for f in fields(StoredChunk) if f.name not in ("id", "text
 class ArticleWrite:
     """One article to (re)write; ``previous_chunks`` is how many chunks its old version had.
 
-    ``sentence_vectors[i]`` holds the vectors of ``split_sentences(chunks[i].text)``, in order
-    (``sentence_id`` numbers them).
+    ``sentences[i]`` holds the sentences of ``chunks[i]`` (``split_sentences`` of its text, cut
+    once by the pipeline) and ``sentence_vectors[i]`` their vectors, in order (``sentence_id``
+    numbers them).
     """
 
     article: Article
@@ -92,6 +92,7 @@ class ArticleWrite:
     vectors: np.ndarray
     previous_chunks: int = 0
     sentence_vectors: Sequence[np.ndarray] = ()
+    sentences: Sequence[Sequence[str]] = ()
 
 
 def sentence_id(chunk_id: str, i: int) -> str:
@@ -253,8 +254,8 @@ class ChromaStore:
             self.sentences.delete(where={"article_id": {"$in": replaced}})
         sentence_rows = [
             (w.article, sentence_id(c.id, i), text, vector)
-            for w in writes for c, vectors in zip(w.chunks, w.sentence_vectors)
-            for i, (text, vector) in enumerate(zip(split_sentences(c.text), vectors))
+            for w in writes for c, texts, vectors in zip(w.chunks, w.sentences, w.sentence_vectors)
+            for i, (text, vector) in enumerate(zip(texts, vectors))
         ]
         for batch in _batches(sentence_rows, self._max_batch):
             self.sentences.upsert(

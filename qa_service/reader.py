@@ -265,11 +265,13 @@ def _fitted() -> dict:
     return data
 
 
+@lru_cache(maxsize=1)
 def reader_weights() -> np.ndarray:
     """Weights of the candidate scorer (fitted by ``evals/train_reader.py``)."""
     return np.array(_fitted()["weights"], dtype=float)
 
 
+@lru_cache(maxsize=1)
 def confidence_weights() -> np.ndarray:
     """Weights of the answer-or-abstain decision (fitted by ``evals/train_reader.py``)."""
     return np.array(_fitted()["confidence_weights"], dtype=float)
