@@ -11,10 +11,11 @@ from __future__ import annotations
 import shutil
 import sys
 import textwrap
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +23,8 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic import BaseModel
 
     from qa_service.api.schemas import IngestResponse, RequestFilters, SearchResponse
@@ -30,8 +33,6 @@ if TYPE_CHECKING:
     from qa_service.models import Answer
     from qa_service.services import Services
     from qa_service.settings import Settings
-
-    from typing import Callable
 
     Request = TypeVar("Request", bound=BaseModel)
     _Result = TypeVar("_Result", bound=BaseModel)
@@ -44,14 +45,14 @@ out = Console()
 
 ABSTAINED = 3  # exit status of `ask` when the indexed articles do not answer the question
 
-Server = Annotated[Optional[str], typer.Option(
+Server = Annotated[str | None, typer.Option(
     "--server", metavar="URL", help="use the qa-service server at URL (default: QA_SERVER_URL)")]
 Local = Annotated[bool, typer.Option("--local", help="work in this process even when QA_SERVER_URL is set")]
 Verbose = Annotated[bool, typer.Option(
     "--verbose", "-v", help="timings, library logs and progress bars, and who answered (last line)")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON (the HTTP API's shape)")]
-Sources = Annotated[Optional[list[str]], typer.Option("--source", help="only articles of this source (repeatable)")]
-TopK = Annotated[Optional[int], typer.Option("--top-k", min=1, max=20, help="passages to retrieve (default: QA_TOP_K)")]
+Sources = Annotated[list[str] | None, typer.Option("--source", help="only articles of this source (repeatable)")]
+TopK = Annotated[int | None, typer.Option("--top-k", min=1, max=20, help="passages to retrieve (default: QA_TOP_K)")]
 
 
 @app.callback()
@@ -160,7 +161,7 @@ def _dated(title: str, published_at: str | None) -> str:
 def ingest(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(None, help="files or directories"),
-    source: Optional[str] = typer.Option(None, help="source name for every article"),
+    source: str | None = typer.Option(None, help="source name for every article"),
     demo: bool = typer.Option(False, help="also ingest the shipped demo corpus"),
     as_json: Json = False, server: Server = None, local: Local = False, verbose: Verbose = False,
 ) -> None:
@@ -214,7 +215,7 @@ def ask(
     question: str = typer.Argument(..., help="the question"),
     as_json: Annotated[bool, typer.Option("--json", help="print the Answer JSON")] = False,
     top_k: TopK = None,
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="YYYY-MM-DD: answer as of this date"),
+    as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD: answer as of this date"),
     source: Sources = None, server: Server = None, local: Local = False, verbose: Verbose = False,
 ) -> None:
     """Answer a question from the indexed articles, with citations.
@@ -383,15 +384,15 @@ def _with_demo(settings: Settings) -> Services:
 def eval_(
     ctx: typer.Context,
     gold: list[str] = typer.Argument(None, help="GOLD.jsonl, or: compare A B"),
-    corpus: Optional[list[Path]] = typer.Option(None, "--corpus", help="ingest into a fresh temporary index"),
+    corpus: list[Path] | None = typer.Option(None, "--corpus", help="ingest into a fresh temporary index"),
     report: Path = typer.Option(Path("reports/eval"), "--report", help="report directory"),
     top_k: TopK = None,
-    realtimeqa: Optional[Path] = typer.Option(None, "--realtimeqa", help="RealTimeQA past/YYYY directory"),
-    weeks: Optional[int] = typer.Option(None, "--weeks", min=1, help="only the first N weeks"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
-    squad: Optional[Path] = typer.Option(
+    realtimeqa: Path | None = typer.Option(None, "--realtimeqa", help="RealTimeQA past/YYYY directory"),
+    weeks: int | None = typer.Option(None, "--weeks", min=1, help="only the first N weeks"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N questions"),
+    squad: Path | None = typer.Option(
         None, "--squad", help="SQuAD 2.0 JSON file: its paragraphs are the corpus, scored the official way"),
-    scope: Optional[str] = typer.Option(
+    scope: str | None = typer.Option(
         None, "--scope", metavar="week|question|paragraph|corpus",
         help="RealTimeQA protocol: 'week' (default) searches all the week's articles; 'question' answers "
              "each question over its own search results only. SQuAD protocol: 'paragraph' (default) answers "

@@ -43,7 +43,14 @@ def progress_bar(total: int, description: str = "Asking") -> Iterator[Callable[[
     When stderr is not a terminal (a run logged to a file) the bar cannot
     redraw, so a plain line is printed every ``_LOG_EVERY`` questions instead.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TimeRemainingColumn())

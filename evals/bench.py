@@ -14,10 +14,10 @@ import os
 import platform
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.table import Table

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from evals.metrics import percentile
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from evals.metrics import OUTCOMES, RATIO_KEYS, answer_recall_by_tag, by_tag
@@ -318,7 +318,7 @@ def write_report(out_dir: str | Path, metrics: dict, rows: list[dict], title: st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {kind: out / name for kind, name in REPORT_FILES.items()}
-    created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
     payload = {
         "title": title,
         "created_at": created_at,

@@ -16,9 +16,9 @@ from pathlib import Path
 from evals.metrics import aggregate, score_row
 from evals.realtimeqa import ANSWERABLE
 from evals.report import REPORT_FILES, write_report
-from qa_service.support_check import SupportChecker
 from qa_service.services import embedder_for
 from qa_service.settings import Settings
+from qa_service.support_check import SupportChecker
 
 # Keys score_row computes: dropped so that nothing of the old scoring survives.
 _SCORED = {"em", "f1", "answer_recall", "answer_words", "retrieval_rank", "citation_recall",

@@ -31,8 +31,15 @@ from index.demo import demo_corpus_path
 from index.loaders import load_paths
 from qa_service.asked import AskedQuestion, analyse_question
 from qa_service.models import Filters
-from qa_service.reader import (CONFIDENCE_FEATURES, FEATURES, Candidate, candidates_in, confidence_features, pool_of,
-                               read_sentences)
+from qa_service.reader import (
+    CONFIDENCE_FEATURES,
+    FEATURES,
+    Candidate,
+    candidates_in,
+    confidence_features,
+    pool_of,
+    read_sentences,
+)
 from qa_service.services import Services
 from qa_service.settings import Settings
 

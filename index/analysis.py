@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -37,7 +38,7 @@ _CACHE_SIZE = 20_000
 
 
 @lru_cache(maxsize=1)
-def splitter() -> "Language":
+def splitter() -> Language:
     import spacy
 
     nlp = spacy.load(PIPELINE, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"])
@@ -47,7 +48,7 @@ def splitter() -> "Language":
 
 
 @lru_cache(maxsize=1)
-def reader() -> "Language":
+def reader() -> Language:
     import spacy
 
     nlp = spacy.load(PIPELINE, exclude=["senter"])
@@ -86,10 +87,10 @@ class _DocCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._docs: OrderedDict[str, "Doc"] = OrderedDict()
+        self._docs: OrderedDict[str, Doc] = OrderedDict()
         self._lock = threading.Lock()
 
-    def analyse(self, texts: Sequence[str]) -> list["Doc"]:
+    def analyse(self, texts: Sequence[str]) -> list[Doc]:
         with self._lock:
             todo = list(dict.fromkeys(t for t in texts if t not in self._docs))
             for text, doc in zip(todo, reader().pipe(todo, batch_size=64)):
@@ -105,6 +106,6 @@ class _DocCache:
 _CACHE = _DocCache(_CACHE_SIZE)
 
 
-def analyse(texts: Sequence[str]) -> list["Doc"]:
+def analyse(texts: Sequence[str]) -> list[Doc]:
     """The full analysis of each text (tokens, lemmas, tags, dependencies, entities), cached."""
     return _CACHE.analyse(texts)

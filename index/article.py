@@ -5,7 +5,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -47,7 +47,7 @@ def parse_timestamp(published_at: str | None) -> int | None:
         except ValueError:
             return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
@@ -82,7 +82,7 @@ class Article(ArticleFields):
         published_at: str | None = None,
         authors: tuple[str, ...] | list[str] = (),
         captions: tuple[str, ...] | list[str] = (),
-    ) -> "Article":
+    ) -> Article:
         """Build an article, deriving its id and content hash."""
         title = title.strip()
         return cls(
@@ -97,7 +97,7 @@ class Article(ArticleFields):
             content_hash=_sha(normalise_body(body)),
         )
 
-    def with_source(self, source: str) -> "Article":
+    def with_source(self, source: str) -> Article:
         """The same article under another source name (id recomputed if it has no URL)."""
         return replace(
             self,

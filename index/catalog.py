@@ -35,10 +35,11 @@ import json
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -62,14 +63,14 @@ class ArticleRecord(ArticleFields):
     chunks: int
 
     @classmethod
-    def of(cls, article: Article, chunks: int) -> "ArticleRecord":
+    def of(cls, article: Article, chunks: int) -> ArticleRecord:
         return cls(chunks=chunks, **{f.name: getattr(article, f.name) for f in fields(ArticleFields)})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "ArticleRecord":
+    def from_json(cls, text: str) -> ArticleRecord:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()})
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 class BM25Index:
     """An immutable BM25 index over a snapshot of chunks."""
 
-    def __init__(self, chunks: Sequence[StoredChunk], previous: "BM25Index | None" = None) -> None:
+    def __init__(self, chunks: Sequence[StoredChunk], previous: BM25Index | None = None) -> None:
         import bm25s
 
         self.chunks = list(chunks)

@@ -1,8 +1,8 @@
 """The ingest pipeline: articles -> chunks -> embeddings -> store, skipping unchanged ones."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 from index.article import Article, Chunk
 from index.catalog import ArticleRecord

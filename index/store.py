@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class StoredChunk(Chunk):
     published_ts: int | None
 
     @classmethod
-    def of(cls, article: Article, chunk: Chunk) -> "StoredChunk":
+    def of(cls, article: Article, chunk: Chunk) -> StoredChunk:
         """The chunk's own fields from ``chunk``, the others from its article."""
         own = {f.name for f in fields(Chunk)}
         return cls(published_ts=article.timestamp, **{
@@ -70,7 +71,7 @@ class StoredChunk(Chunk):
         return _without_none({name: getattr(self, name) for name in _CHUNK_META})
 
     @classmethod
-    def from_chroma(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> "StoredChunk":
+    def from_chroma(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
         # Chroma drops None values, so a missing key reads as None.
         return cls(id=chunk_id, text=text, **{name: meta.get(name) for name in _CHUNK_META})
 
@@ -237,7 +238,7 @@ class ChromaStore:
         previous = self.article_record(article.id)
         self.write_articles([ArticleWrite(article, chunks, vectors, previous.chunks if previous else 0)])
 
-    def write_articles(self, writes: Sequence["ArticleWrite"]) -> None:
+    def write_articles(self, writes: Sequence[ArticleWrite]) -> None:
         """Replace the chunks of several articles, then write their records.
 
         A few large calls instead of three per article: every Chroma write

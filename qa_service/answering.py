@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Iterator, Union
+from typing import Union
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from qa_service.asked import analyse_question
 from qa_service.generation import Generator, Usage
 from qa_service.models import Answer, AnswerSentence, ArticleRef, Citation, Filters, Passage
 from qa_service.prompting import PromptBuilder, format_passages
-from qa_service.reader import Candidate, ReadSentence, Reading, read, read_sentences
+from qa_service.reader import Candidate, Reading, ReadSentence, read, read_sentences
 from qa_service.retrieval import Retriever, to_passage
 from qa_service.sentence_vectors import SentenceVectors
 from qa_service.settings import CheckingSettings, GenerationSettings
@@ -110,7 +111,7 @@ class Answerer:
         yield from self.answer_from(question, found.passages, found.query_vector, clock)
 
     def answer_from(self, question: Question, passages: list[Passage], query_vector: np.ndarray,
-                    clock: "_Clock | None" = None) -> Iterator[Event]:
+                    clock: _Clock | None = None) -> Iterator[Event]:
         """Answer from given passages (retrieval done): read, judge, compose."""
         self.warm_up()
         clock = clock or _Clock()
@@ -144,7 +145,7 @@ class Answerer:
             return scores
         return likelihoods
 
-    def _compose(self, question: Question, reading: Reading, passages: list[Passage], clock: "_Clock") -> Answer:
+    def _compose(self, question: Question, reading: Reading, passages: list[Passage], clock: _Clock) -> Answer:
         citations: list[Citation] = []
 
         def cite(source: ReadSentence, score: float) -> int:
@@ -171,12 +172,12 @@ class Answerer:
         return Answer(question=question.text, answer=text, abstained=False, sentences=sentences,
                       citations=citations, passages=passages, timings_ms=clock.total(), model=self.generator.name)
 
-    def _abstain(self, question: Question, passages: list[Passage], clock: "_Clock") -> Answer:
+    def _abstain(self, question: Question, passages: list[Passage], clock: _Clock) -> Answer:
         return Answer(question=question.text, answer=ABSTAIN_MESSAGE, abstained=True, sentences=[],
                       citations=[], passages=passages, timings_ms=clock.total(), model=self.generator.name)
 
 
-def listed(items: "tuple[Candidate, ...]") -> str:
+def listed(items: tuple[Candidate, ...]) -> str:
     """"A", "A and B", "A, B and C"."""
     names = [i.text for i in items]
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

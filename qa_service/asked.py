@@ -8,10 +8,11 @@ the answering sentence, or its story, must be about.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from index.analysis import analyse
 
@@ -66,7 +67,7 @@ class AskedQuestion:
         return self.kind in TYPED_KINDS or bool(self.labels)
 
 
-def content_lemma(token: "Token") -> str | None:
+def content_lemma(token: Token) -> str | None:
     """The token's lemma when it carries meaning (one rule for questions, sentences and
     answers: not a stop word, punctuation, auxiliary or wh-word)."""
     if token.is_stop or token.is_punct or token.is_space or token.tag_ in WH_TAGS or token.pos_ in ("AUX", "DET", "PART", "CCONJ", "ADP", "PRON", "SYM"):
@@ -83,7 +84,7 @@ def content_lemmas(texts: Sequence[str]) -> list[set[str]]:
     return [{lemma for t in doc if (lemma := content_lemma(t)) is not None} for doc in analyse(texts)]
 
 
-def name_words(doc: "Doc | Span") -> set[str]:
+def name_words(doc: Doc | Span) -> set[str]:
     """Lower-case words of the names of a text: its entities (but dates and figures) and proper nouns."""
     words = {t for ent in doc.ents if ent.label_ not in _UNNAMED for t in ent}
     words |= {t for t in doc if t.pos_ == "PROPN" and t.ent_type_ not in _UNNAMED}
@@ -115,7 +116,7 @@ def analyse_question(text: str) -> AskedQuestion:
         wh_role=_role(wh, type_token), plural=plural)
 
 
-def _kind(wh: "Token | None") -> tuple[str, tuple[str, ...], "Token | None"]:
+def _kind(wh: Token | None) -> tuple[str, tuple[str, ...], Token | None]:
     if wh is None:
         return "what", (), None
     word = wh.lower_
@@ -147,7 +148,7 @@ def _kind(wh: "Token | None") -> tuple[str, tuple[str, ...], "Token | None"]:
     return "which", ((label,) if label else ()), noun
 
 
-def _noun_after(word: "Token") -> "Token | None":
+def _noun_after(word: Token) -> Token | None:
     """The noun of the phrase that starts right after ``word`` ("which former rivals" -> rivals).
     Read by position and part of speech, not by the parse: the small parser often
     misattaches a question's wh-word."""
@@ -160,7 +161,7 @@ def _noun_after(word: "Token") -> "Token | None":
     return nouns[-1] if nouns else None
 
 
-def _of_noun(wh: "Token") -> "Token | None":
+def _of_noun(wh: Token) -> Token | None:
     """"what is the name of the company" -> company; "which of the firms" -> firm."""
     for t in wh.sent:
         if t.lemma_.lower() in ("name", "one") and t.i > wh.i:
@@ -172,7 +173,7 @@ def _of_noun(wh: "Token") -> "Token | None":
     return None
 
 
-def _focus(root: "Token", wh: "Token | None", type_token: "Token | None") -> set[str]:
+def _focus(root: Token, wh: Token | None, type_token: Token | None) -> set[str]:
     """The main verb's lemma, or for a light verb ("is", "has") its complement's content words."""
     focus: set[str] = set()
     if type_token is not None and wh is not None and wh.lower_ == "how":
@@ -189,7 +190,7 @@ def _focus(root: "Token", wh: "Token | None", type_token: "Token | None") -> set
     return focus
 
 
-def _role(wh: "Token | None", type_token: "Token | None") -> str:
+def _role(wh: Token | None, type_token: Token | None) -> str:
     """Which slot of the main verb the answer fills."""
     if wh is None:
         return "adjunct"

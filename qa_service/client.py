@@ -8,15 +8,23 @@ whose message names the problem and what to do about it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from qa_service.api.schemas import (
-    ArticleDetail, ArticleList, AskRequest, DeleteResponse, Failure, IngestResponse, SearchRequest, SearchResponse,
+    ArticleDetail,
+    ArticleList,
+    AskRequest,
+    DeleteResponse,
+    Failure,
+    IngestResponse,
+    SearchRequest,
+    SearchResponse,
 )
 from qa_service.models import Answer
 

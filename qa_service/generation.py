@@ -6,11 +6,12 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import httpx
 import numpy as np

@@ -7,9 +7,10 @@ without the embedding model (no torch), search loads no language model.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from qa_service.api.schemas import ArticleDetail, ArticleList, AskRequest, IngestResponse, SearchRequest, SearchResponse
 from qa_service.client import ServiceError

@@ -1,9 +1,10 @@
 """Request and response models at the service boundary (shared by CLI and HTTP)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +16,7 @@ DAY_SECONDS = 86400
 
 def day_bounds(day: date) -> tuple[int, int]:
     """The first and last second of ``day`` (UTC), as epoch seconds."""
-    start = int(datetime.combine(day, time.min, tzinfo=timezone.utc).timestamp())
+    start = int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
     return start, start + DAY_SECONDS - 1
 
 
@@ -67,7 +68,7 @@ class _Window:
     before: int | None = None
 
     @classmethod
-    def of(cls, filters: Filters, as_of: date | None) -> "_Window":
+    def of(cls, filters: Filters, as_of: date | None) -> _Window:
         after = day_bounds(filters.published_after)[0] if filters.published_after else None
         befores = [day_bounds(d)[1] for d in (filters.published_before, as_of) if d]
         return cls(after, min(befores) if befores else None)

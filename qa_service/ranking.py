@@ -7,7 +7,8 @@ an async event loop and its own node types around the same formula.
 from __future__ import annotations
 
 import math
-from typing import Callable, Hashable, Sequence, TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)

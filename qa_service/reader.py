@@ -24,10 +24,11 @@ the deal") answers with itself. Nothing passing: abstain.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class ReadSentence:
 
     passage: Passage
     sentence: PassageSentence
-    doc: "Doc"
+    doc: Doc
     similarity: float
     lexical: float  # share of the question's content lemmas the sentence states
     rare: float  # the same share, each word weighted by its rarity among the sentences read
@@ -92,11 +93,11 @@ class Candidate:
     start: int  # token offsets in the doc
     end: int
     score: float  # probability of being the answer, by the fitted scorer
-    parts: tuple["Candidate", ...] = field(default=())  # the items of a list answer, this one first
+    parts: tuple[Candidate, ...] = field(default=())  # the items of a list answer, this one first
     features: tuple[float, ...] = field(default=(), compare=False)
 
     @property
-    def items(self) -> tuple["Candidate", ...]:
+    def items(self) -> tuple[Candidate, ...]:
         return self.parts or (self,)
 
 
@@ -144,7 +145,7 @@ def read_sentences(q: AskedQuestion, passages: Sequence[Passage], vectors: Seque
     return sorted(read, key=lambda r: -r.score)
 
 
-def _words(doc: "Doc") -> set[str]:
+def _words(doc: Doc) -> set[str]:
     """Lemmas and lower-case forms of a sentence's words."""
     return {t.lemma_.lower() for t in doc} | {t.lower_ for t in doc}
 
@@ -166,7 +167,7 @@ def same_word(a: str, b: str) -> bool:
     return len(short) >= 4 and long_.startswith(short)
 
 
-def stated(words: "frozenset[str] | set[str]", said: set[str]) -> set[str]:
+def stated(words: frozenset[str] | set[str], said: set[str]) -> set[str]:
     """The ``words`` that ``said`` (a text's words and lemmas) states."""
     return {w for w in words if w in said or any(same_word(w, x) for x in said)}
 
@@ -335,8 +336,8 @@ def _probability(features: np.ndarray) -> float:
     return float(1.0 / (1.0 + np.exp(-float(features @ reader_weights()))))
 
 
-def _features(q: AskedQuestion, s: ReadSentence, rank: int, span: "Span", label: str, fit: float,
-              anchors: list["Token"], focus: list["Token"], to_focus: int | None, competitors: int) -> np.ndarray:
+def _features(q: AskedQuestion, s: ReadSentence, rank: int, span: Span, label: str, fit: float,
+              anchors: list[Token], focus: list[Token], to_focus: int | None, competitors: int) -> np.ndarray:
     root = span.root
     to_any = _attachment(root, anchors)
     near = min((min(abs(a.i - span.start), abs(a.i - (span.end - 1))) for a in anchors), default=None)
@@ -368,7 +369,7 @@ def _features(q: AskedQuestion, s: ReadSentence, rank: int, span: "Span", label:
     return np.array([values[name] for name in FEATURES], dtype=float)
 
 
-def _spans(q: AskedQuestion, doc: "Doc") -> list[tuple["Span", str]]:
+def _spans(q: AskedQuestion, doc: Doc) -> list[tuple[Span, str]]:
     """Entities, then noun phrases not already an entity, with their labels ("" for a plain phrase)."""
     spans: list[tuple[Span, str]] = [(e, e.label_) for e in doc.ents]
     covered = {t.i for e in doc.ents for t in e}
@@ -383,7 +384,7 @@ def _spans(q: AskedQuestion, doc: "Doc") -> list[tuple["Span", str]]:
     return spans
 
 
-def _clauses(q: AskedQuestion, doc: "Doc") -> list["Span"]:
+def _clauses(q: AskedQuestion, doc: Doc) -> list[Span]:
     """Reasons and purposes ("because ...", "to ...") for why; the focus verb's complements for what/how."""
     found = []
     for t in doc:
@@ -399,7 +400,7 @@ def _clauses(q: AskedQuestion, doc: "Doc") -> list["Span"]:
 _NUMERIC = frozenset({"MONEY", "QUANTITY", "PERCENT", "CARDINAL"})
 
 
-def _with_unit(span: "Span", label: str) -> "Span":
+def _with_unit(span: Span, label: str) -> Span:
     """A number with the noun it counts, when the noun follows it ("310 million" -> "310
     million crowns", "41" -> "41 vessels"): the unit is part of the answer."""
     head = span.root.head
@@ -409,7 +410,7 @@ def _with_unit(span: "Span", label: str) -> "Span":
     return span
 
 
-def _in_dateline(s: ReadSentence, span: "Span") -> bool:
+def _in_dateline(s: ReadSentence, span: Span) -> bool:
     """The place and date a story was filed from ("GENVALE, March 3 (Example Wire) -"): where
     the reporter was, not what the story says. Read as what comes before the first dash
     of the body's first sentence."""
@@ -419,13 +420,13 @@ def _in_dateline(s: ReadSentence, span: "Span") -> bool:
     return dash is not None and span.end <= dash
 
 
-def _repeats_question(q: AskedQuestion, span: "Span") -> bool:
+def _repeats_question(q: AskedQuestion, span: Span) -> bool:
     """Every content word of the span is the question's own (no new information)."""
     words = [t for t in span if content_lemma(t)]
     return not words or all(t.lemma_.lower() in q.content or t.lower_ in q.names for t in words)
 
 
-def _type_fit(q: AskedQuestion, span: "Span", label: str) -> float:
+def _type_fit(q: AskedQuestion, span: Span, label: str) -> float:
     """How well the span is of the type asked: 1 for an expected entity type, less for a
     phrase that could be one, 0 when it cannot answer a typed question."""
     if label == "CLAUSE":
@@ -445,7 +446,7 @@ def _type_fit(q: AskedQuestion, span: "Span", label: str) -> float:
     return 0.6 if label else 0.5
 
 
-def _attachment(root: "Token", anchors: list["Token"]) -> int | None:
+def _attachment(root: Token, anchors: list[Token]) -> int | None:
     """Dependency edges between the span's root and the nearest anchor, if within ``MAX_ATTACH``."""
     best = None
     for a in anchors:
@@ -455,7 +456,7 @@ def _attachment(root: "Token", anchors: list["Token"]) -> int | None:
     return best
 
 
-def _distance(a: "Token", b: "Token") -> int | None:
+def _distance(a: Token, b: Token) -> int | None:
     if a.sent != b.sent:
         return None
     up_a = [a, *a.ancestors]
@@ -467,7 +468,7 @@ def _distance(a: "Token", b: "Token") -> int | None:
     return None
 
 
-def _role_fit(q: AskedQuestion, span: "Span", focus: list["Token"]) -> float:
+def _role_fit(q: AskedQuestion, span: Span, focus: list[Token]) -> float:
     """1 when the span fills the wh-word's slot of the focus verb: its subject (or the
     agent of a passive, "signed by X") for "who signed", its object for "who did X meet"."""
     verbs = [t for t in focus if t.pos_ in ("VERB", "AUX")]
@@ -566,7 +567,7 @@ def _fits_with(c: Candidate, items: list[Candidate]) -> bool:
     return all(low not in i.text.lower() and i.text.lower() not in low for i in items)
 
 
-def role_of(token: "Token") -> str:
+def role_of(token: Token) -> str:
     """The slot a phrase fills: "subject" (also the agent of a passive, "signed by X"),
     "object", or its dependency label; a name in apposition or coordination fills its head's."""
     for _ in range(4):
@@ -589,7 +590,7 @@ def _neighbour(s: ReadSentence, sentences: list[ReadSentence], step: int) -> Rea
     return next((x for x in same if s.sentence.end <= x.sentence.start <= s.sentence.end + 3), None)
 
 
-def _clean(span: "Span") -> str:
+def _clean(span: Span) -> str:
     """The span without a leading determiner or possessive and trailing punctuation."""
     tokens = list(span)
     while tokens and (tokens[0].dep_ in ("det", "poss", "case", "punct") and tokens[0].lower_ in

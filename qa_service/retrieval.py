@@ -9,9 +9,9 @@ import numpy as np
 from index.embeddings import Embedder
 from index.keyword import KeywordIndex
 from index.store import ChromaStore, StoredChunk, chunk_of_sentence
-from qa_service.readable import sentences_of
 from qa_service.models import DAY_SECONDS, ArticleRef, Filters, Passage, day_bounds
-from qa_service.ranking import cap_per_article, keep_leaders, reciprocal_rank_fusion, recency_factor
+from qa_service.ranking import cap_per_article, keep_leaders, recency_factor, reciprocal_rank_fusion
+from qa_service.readable import sentences_of
 from qa_service.settings import RetrievalSettings
 
 # Each retriever proposes this many candidates per final passage, so the

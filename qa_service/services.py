@@ -105,7 +105,7 @@ class Services:
                         self.sentence_vectors, self.settings.generation, self.settings.checking)
 
     def variant(self, *, embedder: Embedder | None = None, generator: Generator | None = None,
-                **changes) -> "Services":
+                **changes) -> Services:
         """A container over these settings with ``changes``, sharing this one's models (or
         using the given ones): evals and the bench build indexes over one pair of loaded models."""
         return Services(self.settings.model_copy(update=changes), embedder=embedder or self.embedder,
@@ -131,7 +131,7 @@ class Services:
                 built[name].close()
         self.warm = False
 
-    def __enter__(self) -> "Services":
+    def __enter__(self) -> Services:
         return self
 
     def __exit__(self, *_exc) -> None:

@@ -9,7 +9,7 @@ paraphrase is accepted by meaning, invented names and figures are not.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from index.analysis import analyse
 from index.embeddings import Embedder

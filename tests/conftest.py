@@ -17,8 +17,8 @@ import pytest  # noqa: E402
 from processes import chroma_server as running_chroma  # noqa: E402
 from processes import free_port  # noqa: E402
 
-from index.loaders import load_paths  # noqa: E402
 from index.demo import demo_corpus_path  # noqa: E402
+from index.loaders import load_paths  # noqa: E402
 from qa_service.settings import Settings  # noqa: E402
 
 

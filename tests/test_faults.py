@@ -4,7 +4,6 @@ start. Every process started here is stopped before its test ends."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -14,10 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
+from processes import BIN, free_port, llama_server
 from processes import chroma_server as _chroma
-from processes import BIN, clean_env as _env, free_port, stop as _stop
-from processes import llama_server
+from processes import clean_env as _env
+from processes import stop as _stop
+
 from qa_service.api.app import create_app
 from qa_service.generation import ModelUnavailable
 from qa_service.services import Services

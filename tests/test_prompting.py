@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from qa_service.readable import sentences_of
 from qa_service.models import Passage
 from qa_service.prompting import STOP, PromptBuilder, format_passages, load_template
+from qa_service.readable import sentences_of
 
 
 def _passage(n: int, title: str, date: str | None, text: str) -> Passage:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
 import pytest
 
 # Loads the real models or starts servers: not part of `make test-fast`.

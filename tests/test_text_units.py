@@ -2,7 +2,7 @@
 page furniture and injected instructions. No embedding or language model is loaded."""
 
 from index.sentences import sentence_spans, split_sentences
-from qa_service.ranking import cap_per_article, keep_leaders, reciprocal_rank_fusion, recency_factor
+from qa_service.ranking import cap_per_article, keep_leaders, recency_factor, reciprocal_rank_fusion
 from qa_service.readable import is_story_text, sentences_of
 
 

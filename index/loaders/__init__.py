@@ -28,7 +28,7 @@ Directories are walked recursively in sorted order, skipping hidden entries;
 files of an unsupported type found there are reported, not ignored.
 """
 from .api import load_bytes, load_file, load_paths, load_upload
-from .common import DEFAULT_MAX_FILE_BYTES, LoadFailure, LoaderError, LoadResult
+from .common import DEFAULT_MAX_FILE_BYTES, LoaderError, LoadFailure, LoadResult
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",

@@ -8,8 +8,8 @@ from index.article import Article
 
 from .common import (
     DEFAULT_MAX_FILE_BYTES,
-    LoadFailure,
     LoaderError,
+    LoadFailure,
     LoadResult,
     check_size,
     decode_text,

@@ -31,7 +31,7 @@ class LoadResult:
     articles: list[Article] = field(default_factory=list)
     failures: list[LoadFailure] = field(default_factory=list)
 
-    def extend(self, other: "LoadResult") -> None:
+    def extend(self, other: LoadResult) -> None:
         self.articles.extend(other.articles)
         self.failures.extend(other.failures)
 

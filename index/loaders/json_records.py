@@ -15,8 +15,8 @@ from typing import Any
 from index.article import Article
 
 from .common import (
-    LoadFailure,
     LoaderError,
+    LoadFailure,
     LoadResult,
     default_source,
     first_sentence,

@@ -11,7 +11,7 @@ from typing import Any
 
 from index.article import Article
 
-from .common import LoadFailure, LoaderError, LoadResult, default_source, first_sentence, parse_date
+from .common import LoaderError, LoadFailure, LoadResult, default_source, first_sentence, parse_date
 from .json_records import decode_json_line, numbered_lines
 
 SUFFIX = "_gcs.jsonl"

@@ -21,7 +21,8 @@ import math
 import threading
 import time
 from collections import deque
-from typing import AsyncIterator, Callable, Generic, Iterator, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ class Job(Generic[T]):
     """One unit of model work, consumed as an async iterator of its items."""
 
     def __init__(self, work: Callable[[], Iterator[T]], loop: asyncio.AbstractEventLoop,
-                 leave: Callable[["Job[T]"], None], interrupt: Callable[[], None] | None = None) -> None:
+                 leave: Callable[[Job[T]], None], interrupt: Callable[[], None] | None = None) -> None:
         self._work = work
         self._loop = loop
         self._leave = leave

@@ -22,14 +22,21 @@ from starlette.datastructures import UploadFile
 
 from index.article import Article
 from index.catalog import ArticleRecord
-from index.loaders import LoadFailure, LoaderError, LoadResult, load_upload
+from index.loaders import LoaderError, LoadFailure, LoadResult, load_upload
 from index.loaders.json_records import article_from_record
 from index.pipeline import IngestReport
 from index.store import ChromaStore
 from qa_service.api.deps import Runtime, is_json, runtime
 from qa_service.api.errors import ApiError, invalid_json
 from qa_service.api.schemas import (
-    ArticleDetail, ArticleIn, ArticleList, DeleteResponse, Failure, IngestResponse, Text, error_responses,
+    ArticleDetail,
+    ArticleIn,
+    ArticleList,
+    DeleteResponse,
+    Failure,
+    IngestResponse,
+    Text,
+    error_responses,
 )
 from qa_service.intake import admit
 

@@ -16,7 +16,15 @@ from datetime import date
 from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model, field_validator,
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    create_model,
+    field_validator,
 )
 
 from index.catalog import ArticleRecord
@@ -149,7 +157,7 @@ class ArticleDetail(ArticleSummary):  # type: ignore[misc, valid-type]
     body: str
 
     @classmethod
-    def of(cls, found: tuple[ArticleRecord, str] | None) -> "ArticleDetail | None":
+    def of(cls, found: tuple[ArticleRecord, str] | None) -> ArticleDetail | None:
         """From ``ChromaStore.article_with_body``."""
         return cls(**asdict(found[0]), body=found[1]) if found else None
 
