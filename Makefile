@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 # The native llama.cpp build segfaults on these AVX-512/AMX machines; pin the ISA.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install browser run test test-fast bench clean
+.PHONY: install browser run test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ test: install browser
 # The unit tier: no model, no server (analysed-sentence fixtures stand in); under a minute.
 test-fast: install
 	$(VENV)/bin/pytest -q -m "not slow"
+
+# Lint and import order (ruff), then types (mypy) of the product packages; settings in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: install
 	$(VENV)/bin/qa-service bench
