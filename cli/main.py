@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -70,7 +70,7 @@ def main(ctx: typer.Context) -> None:
         _fail(f"bad setting: {problems}")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """One line on stderr, exit status 1."""
     console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(1)
@@ -126,7 +126,7 @@ def _request(model: type[Request], **fields) -> Request:
         return model(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as err:
         raise typer.BadParameter("; ".join(
-            f"{'.'.join(map(str, e['loc']))} {e['msg'].removeprefix('Value error, ')}" for e in err.errors()))
+            f"{'.'.join(map(str, e['loc']))} {e['msg'].removeprefix('Value error, ')}" for e in err.errors())) from None
 
 
 def _filters(sources: list[str] | None) -> RequestFilters | None:

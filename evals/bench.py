@@ -145,9 +145,10 @@ def bench_table(result: dict) -> Table:
     """The human-readable summary of a bench result."""
     table = Table(title=f"qa-service bench ({'quick' if result['quick'] else 'full'}, "
                         f"load avg {result['machine']['load_average_start'][0]})")
-    for column, justify in (("section", "left"), ("measure", "left"), ("ours", "right"), ("raw", "right"),
-                            ("ours/raw", "right")):
-        table.add_column(column, justify=justify)
+    for column in ("section", "measure"):
+        table.add_column(column, justify="left")
+    for column in ("ours", "raw", "ours/raw"):
+        table.add_column(column, justify="right")
     for row in _rows(result["sections"]):
         table.add_row(*row)
     return table
@@ -175,7 +176,7 @@ def _ingest_rows(ingest: dict) -> list[tuple[str, ...]]:
 
 
 def _search_rows(search: dict) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for label, size in search.items():
         parts, o, r = size["parts_p50_ms"], size["ours_ms"], size["raw_ms"]
         rows.append((f"search {label}", "p50 / p95 ms", f"{_fmt(o['p50'])} / {_fmt(o['p95'])}",

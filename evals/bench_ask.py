@@ -17,6 +17,7 @@ from evals.runner import temporary_services
 from index.demo import demo_corpus_path
 from index.loaders import load_paths
 from qa_service.answering import Question
+from qa_service.generation import LlamaCppGenerator
 from qa_service.services import Services
 
 
@@ -33,7 +34,10 @@ def bench_ask(models: Services, n_questions: int) -> dict:
 
     items = demo_questions(n_questions + 1)
     loaded = load_paths([demo_corpus_path()], max_file_bytes=models.settings.max_file_bytes)
-    raw = Llama(**models.generator.llama_params())
+    generator = models.generator
+    if not isinstance(generator, LlamaCppGenerator):
+        raise TypeError(f"the raw ask baseline is llama.cpp; this generator is {type(generator).__name__}")
+    raw = Llama(**generator.llama_params())
     recorder = _RecordingGenerator(models.generator)
     rows = []
     try:

@@ -148,7 +148,7 @@ def write_corpus(directory: Path, n_articles: int, seed: int = 7) -> list[Path]:
     pool = topics(48, seed)
     directory.mkdir(parents=True, exist_ok=True)
     seen: set[tuple[str, date]] = set()
-    paths = []
+    paths: list[Path] = []
     while len(paths) < n_articles:
         generated = article(rng, rng.choice(pool))
         if generated.key in seen:

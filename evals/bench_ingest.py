@@ -11,7 +11,7 @@ import numpy as np
 from evals.bench_corpus import write_corpus
 from evals.bench_stats import ratio, timed
 from evals.runner import temporary_services
-from index.embeddings import Embedder
+from index.embeddings import Embedder, SentenceTransformerEmbedder
 from index.loaders import load_paths
 from index.store import make_client
 from qa_service.services import Services
@@ -79,7 +79,10 @@ class _MeteredEmbedder:
 
 def _raw_ingest(models: Services, texts: list[str], path: Path) -> dict[str, float]:
     """Raw SentenceTransformer.encode (batch 16) plus raw add into a plain, default collection."""
-    model = models.embedder.model  # the very model our ingest used, so only the plumbing differs
+    embedder = models.embedder
+    if not isinstance(embedder, SentenceTransformerEmbedder):
+        raise TypeError(f"the raw ingest baseline is sentence-transformers; this embedder is {type(embedder).__name__}")
+    model = embedder.model  # the very model our ingest used, so only the plumbing differs
     vectors, encode_ms = timed(lambda: model.encode(
         texts, batch_size=RAW_BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
     ))

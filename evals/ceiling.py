@@ -43,7 +43,7 @@ def alias_sentences(week: Week, n: int = 4) -> dict[str, list[str]]:
     its words, each with its story's date and title: what the hand audit was judged from."""
     found = [(a, s) for a in week.articles for s in split_sentences(a.body)]
     sentences = [(f"({(a.published_at or '-')[:10]} {a.title[:40]}) {s}", s, words)
-                 for (a, s), words in zip(found, content_lemmas([s for _, s in found]))]
+                 for (a, s), words in zip(found, content_lemmas([s for _, s in found]), strict=True)]
     shown = {}
     for item in week.questions:
         asked = content_lemmas([item.question])[0]
@@ -54,7 +54,7 @@ def alias_sentences(week: Week, n: int = 4) -> dict[str, list[str]]:
 
 def week_counts(week: Week) -> tuple[int, int, int, int]:
     texts = [s for a in week.articles for s in split_sentences(a.body)]
-    sentences = list(zip(texts, content_lemmas(texts)))
+    sentences = list(zip(texts, content_lemmas(texts), strict=True))
     held = two = half = 0
     for item in week.questions:
         asked = content_lemmas([item.question])[0]
@@ -74,7 +74,7 @@ def main() -> None:
     if args.sentences:
         for path in find_weeks(args.directory):
             week = load_week(path)
-            for item, found in zip(week.questions, alias_sentences(week).values()):
+            for item, found in zip(week.questions, alias_sentences(week).values(), strict=True):
                 print(f"\n## {item.id} | {item.question} | gold {list(item.answers)}")
                 print("\n".join(f"  {label}" for label in found) or "  (no sentence holds a gold alias)")
         return
@@ -85,10 +85,13 @@ def main() -> None:
     for path in find_weeks(args.directory):
         week = load_week(path)
         counts = (*week_counts(week), *(audit_counts(week, audit) or (None, None)))
-        total = [None if t is None or c is None else t + c for t, c in zip(total, counts)]
+        total = [None if t is None or c is None else t + c for t, c in zip(total, counts, strict=True)]
         print(f"| {path.name[:8]} | " + " | ".join("-" if c is None else str(c) for c in counts) + " |")
-    shares = ["-" if c is None else f"{c} ({c / total[0]:.2f})" for c in total[1:]]
-    print(f"| all | {total[0]} | " + " | ".join(shares) + " |")
+    questions = total[0]
+    if not questions:
+        raise SystemExit(f"no questions under {args.directory}")
+    shares = ["-" if c is None else f"{c} ({c / questions:.2f})" for c in total[1:]]
+    print(f"| all | {questions} | " + " | ".join(shares) + " |")
 
 
 if __name__ == "__main__":

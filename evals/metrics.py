@@ -167,7 +167,7 @@ def abstention_scores(
     """(precision, recall) of abstaining; None where nothing was abstained / unanswerable."""
     if len(predicted) != len(gold_unanswerable):
         raise ValueError("predicted and gold_unanswerable differ in length")
-    correct = sum(p and g for p, g in zip(predicted, gold_unanswerable))
+    correct = sum(p and g for p, g in zip(predicted, gold_unanswerable, strict=True))
     return _ratio(correct, sum(map(bool, predicted))), _ratio(correct, sum(map(bool, gold_unanswerable)))
 
 
@@ -341,7 +341,7 @@ def score_row(row: dict, checker: SupportChecker) -> dict:
     complete = names_all(prediction, all_of) if all_of else None
     # A list answer that misses an item earns nothing, however close its wording.
     counted = 1.0 if complete is None else float(complete)
-    recall = (float(complete) if all_of else answer_recall(prediction, gold)) if gold else None
+    recall = (counted if all_of else answer_recall(prediction, gold)) if gold else None
     right = recall == 1.0
     retrieved = items_retrieved(passages, all_of) if all_of else first_hit_rank(passages, [], gold) is not None
     return {

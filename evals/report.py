@@ -301,7 +301,7 @@ def _bars(ax, labels: list[str], values: list[float | None], title: str) -> None
     ax.set_yticks(positions, labels)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.15)
-    for y, value in zip(positions, values):
+    for y, value in zip(positions, values, strict=True):
         ax.text((value or 0.0) + 0.01, y, "n/a" if value is None else f"{value:.2f}", va="center", fontsize=8)
     ax.set_title(title)
 
@@ -371,7 +371,7 @@ def format_comparison(rows: Sequence[ComparisonRow]) -> str:
     cells += [(k, _fmt(k, a), _fmt(k, b), _fmt(k, d, signed=True)) for k, a, b, d in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(4)]
     lines = [
-        "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:]))]).rstrip()
+        "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))]).rstrip()
         for row in cells
     ]
     return "\n".join(lines) + "\n"

@@ -191,7 +191,7 @@ def git_state() -> dict | None:
 
 def package_versions() -> dict[str, str | None]:
     """Versions of the packages that shape answers and speed; None when one is not installed."""
-    found = {}
+    found: dict[str, str | None] = {}
     for name in _VERSIONED:
         try:
             found[name] = metadata.version(name)

@@ -14,7 +14,10 @@ class Embedder(Protocol):
     """Turns texts into L2-normalised vectors; ``model_id`` and ``dim`` are recorded with the index."""
 
     model_id: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """Length of each vector."""
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -114,6 +117,8 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         self._load()
+        if self._query_thread is None:  # close() ran meanwhile
+            raise RuntimeError("the embedding model was closed while a query was being embedded")
         return self._query_thread.submit(self.embed, [text]).result()[0]
 
 

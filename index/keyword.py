@@ -71,14 +71,12 @@ def _tokens_reusing(chunks: list[StoredChunk], previous: BM25Index | None) -> li
     Tokenizing is a third of a rebuild (1.3 s of 3.8 s at 20k chunks here),
     and after a write almost every chunk is one the previous snapshot had.
     """
-    known = {c.id: (c.text, t) for c, t in zip(previous.chunks, previous.tokens)} if previous else {}
+    known = {c.id: (c.text, t) for c, t in zip(previous.chunks, previous.tokens, strict=True)} if previous else {}
     tokens: list[list[str] | None] = [
         known[c.id][1] if c.id in known and known[c.id][0] == c.text else None for c in chunks
     ]
-    todo = [i for i, t in enumerate(tokens) if t is None]
-    for i, fresh in zip(todo, tokenize([chunks[i].text for i in todo])):
-        tokens[i] = fresh
-    return tokens
+    fresh = iter(tokenize([c.text for c, t in zip(chunks, tokens, strict=True) if t is None]))
+    return [next(fresh) if t is None else t for t in tokens]
 
 
 class KeywordIndex:

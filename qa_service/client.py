@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
@@ -116,6 +116,14 @@ class ServiceClient:
     def delete(self, article_id: str) -> bool:
         return self._send("DELETE", f"/v1/articles/{_segment(article_id)}", DeleteResponse,
                           missing_ok=True) is not None
+
+    @overload
+    def _send(self, method: str, path: str, model: type[Model], *, missing_ok: Literal[False] = False,
+              **kwargs: Any) -> Model: ...
+
+    @overload
+    def _send(self, method: str, path: str, model: type[Model], *, missing_ok: Literal[True],
+              **kwargs: Any) -> Model | None: ...
 
     def _send(self, method: str, path: str, model: type[Model], *, missing_ok: bool = False,
               **kwargs: Any) -> Model | None:

@@ -11,12 +11,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httpx
 import numpy as np
 
 from qa_service.settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+    from llama_cpp.llama_types import CreateCompletionStreamResponse
 
 
 class ModelUnavailable(RuntimeError):
@@ -40,7 +44,9 @@ class Usage:
 class Generator(Protocol):
     """Completes a prompt, yielding text pieces as they are produced."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The model's name, as answers and reports give it."""
 
     def prime(self, prefix: str) -> None:
         """Prepare for prompts that start with ``prefix`` (the fixed instructions and examples)."""
@@ -88,7 +94,7 @@ class LlamaCppGenerator:
     def __init__(self, settings: GenerationSettings, verbose: bool = False) -> None:
         self.settings = settings
         self.verbose = verbose
-        self._llm = None
+        self._llm: Llama | None = None
         self._lock = threading.Lock()
         self._abort_flag = ctypes.create_string_buffer(2)
         self._prefix: str | None = None
@@ -101,6 +107,13 @@ class LlamaCppGenerator:
     @property
     def name(self) -> str:
         return _model_name(self.model_path)
+
+    @property
+    def _model(self) -> Llama:
+        """The loaded model, for code that runs after ``_load()`` (in a ``_turn()``)."""
+        if self._llm is None:
+            raise RuntimeError("the llama.cpp model is used before it was loaded")
+        return self._llm
 
     def llama_params(self) -> dict:
         """The arguments of ``llama_cpp.Llama`` for this model (the bench builds its raw baseline from them)."""
@@ -141,9 +154,9 @@ class LlamaCppGenerator:
         """
         import llama_cpp
 
-        strlen = ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value
-        self._abort_callback = llama_cpp.ggml_abort_callback(strlen)  # kept: llama.cpp holds only the pointer
-        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort_callback,
+        # kept: llama.cpp holds only the pointer
+        self._abort_callback = ctypes.cast(ctypes.CDLL(None).strlen, llama_cpp.ggml_abort_callback)
+        llama_cpp.llama_set_abort_callback(self._model._ctx.ctx, self._abort_callback,
                                            ctypes.cast(self._abort_flag, ctypes.c_void_p))
 
     def interrupt(self) -> None:
@@ -170,12 +183,12 @@ class LlamaCppGenerator:
         """
         with self._turn():
             self._prefix = prefix
-            self._prefix_tokens = self._llm.tokenize(prefix.encode("utf-8"), special=True)
+            self._prefix_tokens = self._model.tokenize(prefix.encode("utf-8"), special=True)
             self._evaluate_prefix()
 
     def _evaluate_prefix(self) -> None:
-        self._llm.reset()
-        self._llm.eval(self._prefix_tokens)
+        self._model.reset()
+        self._model.eval(self._prefix_tokens)
 
     def _rewind_to_prefix(self) -> None:
         """Keep the primed prefix and drop what came after it.
@@ -184,8 +197,8 @@ class LlamaCppGenerator:
         that the new prompt starts with and removes the others itself.
         """
         n = len(self._prefix_tokens)
-        if self._llm.n_tokens >= n and self._llm.input_ids[:n].tolist() == self._prefix_tokens:
-            self._llm.n_tokens = n
+        if self._model.n_tokens >= n and self._model.input_ids[:n].tolist() == self._prefix_tokens:
+            self._model.n_tokens = n
         else:  # another prompt ran in between: evaluate the prefix alone again
             self._evaluate_prefix()
 
@@ -199,13 +212,15 @@ class LlamaCppGenerator:
                 if self._prefix is not None and prompt.startswith(self._prefix):
                     self._rewind_to_prefix()
                 else:
-                    self._llm.reset()
+                    self._model.reset()
                 if usage is not None:  # as create_completion counts them (~1 ms for 1,000 tokens)
-                    usage.prompt_tokens = len(self._llm.tokenize(prompt.encode("utf-8"), special=True))
-                for piece in self._llm.create_completion(
+                    usage.prompt_tokens = len(self._model.tokenize(prompt.encode("utf-8"), special=True))
+                # stream=True returns the iterator; llama_cpp's signature does not tell the two returns apart
+                pieces = cast("Iterator[CreateCompletionStreamResponse]", self._model.create_completion(
                     prompt, max_tokens=max_tokens, stop=stop, temperature=0.0, stream=True,
                     repeat_penalty=1.1,
-                ):
+                ))
+                for piece in pieces:
                     _count(usage, started)
                     yield piece["choices"][0]["text"]
             except RuntimeError as err:  # "llama_decode returned 2" when aborted
@@ -215,7 +230,7 @@ class LlamaCppGenerator:
 
     def count_tokens(self, text: str) -> int:
         with self._turn():
-            return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
+            return len(self._model.tokenize(text.encode("utf-8"), add_bos=False))
 
     def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
         """Mean log-probability of ``target``'s tokens after the primed prefix plus each context.
@@ -230,35 +245,35 @@ class LlamaCppGenerator:
             return None
         with self._turn():
             n = len(self._prefix_tokens)
-            if not (self._llm.n_tokens >= n and self._llm.input_ids[:n].tolist() == self._prefix_tokens):
+            if not (self._model.n_tokens >= n and self._model.input_ids[:n].tolist() == self._prefix_tokens):
                 self._evaluate_prefix()
-            self._llm.n_tokens = n
-            self._llm._ctx.kv_cache_seq_rm(-1, n, -1)
-            wanted = self._llm.tokenize(target.encode("utf-8"), add_bos=False)
+            self._model.n_tokens = n
+            self._model._ctx.kv_cache_seq_rm(-1, n, -1)
+            wanted = self._model.tokenize(target.encode("utf-8"), add_bos=False)
             scores = []
             for context in contexts:
-                given = self._llm.tokenize(context.encode("utf-8"), add_bos=False)
-                tokens = (given + wanted)[: self._llm.n_batch]
+                given = self._model.tokenize(context.encode("utf-8"), add_bos=False)
+                tokens = (given + wanted)[: self._model.n_batch]
                 first = len(given) - 1  # the position whose logits predict the target's first token
-                batch = self._llm._batch
+                batch = self._model._batch
                 batch.set_batch(tokens, n_past=n, logits_all=False)
                 for i in range(len(tokens)):
                     batch.batch.logits[i] = i >= first and i < len(tokens) - 1
                 try:
-                    self._llm._ctx.decode(batch)
+                    self._model._ctx.decode(batch)
                 except RuntimeError as err:  # aborted by interrupt(): the client left
-                    self._llm._ctx.kv_cache_seq_rm(-1, n, -1)
+                    self._model._ctx.kv_cache_seq_rm(-1, n, -1)
                     if self._abort_flag[0] != b"\x00":
                         raise Interrupted("scoring was interrupted") from err
                     raise
                 total, counted = 0.0, 0
                 for i in range(first, len(tokens) - 1):
-                    row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, i),
-                                                shape=(self._llm.n_vocab(),))
+                    row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._model._ctx.ctx, i),
+                                                shape=(self._model.n_vocab(),))
                     top = float(row.max())
                     total += float(row[tokens[i + 1]]) - top - float(np.log(np.exp(row - top).sum()))
                     counted += 1
-                self._llm._ctx.kv_cache_seq_rm(-1, n, -1)
+                self._model._ctx.kv_cache_seq_rm(-1, n, -1)
                 scores.append(total / max(counted, 1))
             return scores
 

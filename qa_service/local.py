@@ -80,7 +80,7 @@ class LocalService:
 
     def article(self, article_id: str) -> ArticleDetail | None:
         store = self._records()
-        return ArticleDetail.of(store and store.article_with_body(article_id))
+        return ArticleDetail.of(store.article_with_body(article_id) if store is not None else None)
 
     def delete(self, article_id: str) -> bool:
         store = self._records()

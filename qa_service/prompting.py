@@ -50,7 +50,7 @@ def format_passages(passages: list[Passage], shown: list[list[str]] | None = Non
     """
     shown = shown if shown is not None else [[s.text for s in p.sentences if s.readable] for p in passages]
     blocks = []
-    for p, sentences in zip(passages, shown):
+    for p, sentences in zip(passages, shown, strict=True):
         if sentences:
             date = f" ({p.published_at[:10]})" if p.published_at else ""
             blocks.append(f"[{p.n}] {p.title}{date}\n{' '.join(' '.join(sentences).split())}")

@@ -71,7 +71,8 @@ class Retriever:
         if best < self.min_relevance:
             return Retrieved([], [chunks[i] for i, _ in dense[:top_k] if i in chunks], best, vector)
 
-        rankings = [[i for i, _ in dense if i in chunks], [i for i in by_sentence if i in chunks], [c.id for c, _ in sparse]]
+        rankings = [[i for i, _ in dense if i in chunks], [i for i in by_sentence if i in chunks],
+                    [c.id for c, _ in sparse]]
         scores = reciprocal_rank_fusion(rankings, self.rrf_k)
         if as_of is not None:
             now = day_bounds(as_of)[1]

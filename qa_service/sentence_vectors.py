@@ -32,14 +32,14 @@ class SentenceVectors:
     def of(self, passages: Sequence[Passage]) -> list[np.ndarray]:
         keys = [(p.chunk_id, p.text) for p in passages]
         with self._lock:
-            todo = {k: p for k, p in zip(keys, passages) if k not in self._cache}
+            todo = {k: p for k, p in zip(keys, passages, strict=True) if k not in self._cache}
             self._cache.update(self._from_index(list(todo.items())))
             unstored = {k: p for k, p in todo.items() if k not in self._cache}
             if unstored:
                 texts = [[s.text for s in p.sentences] for p in unstored.values()]
                 flat = self.embedder.embed([t for group in texts for t in group])
                 offset = 0
-                for key, group in zip(unstored, texts):
+                for key, group in zip(unstored, texts, strict=True):
                     self._cache[key] = flat[offset : offset + len(group)]
                     offset += len(group)
             blocks = [self._cache[k] for k in keys]

@@ -31,7 +31,8 @@ class RetrievalSettings(_Group):
     min_relevance: float = Field(0.25, description="best dense cosine below this -> abstain")
     recency_half_life_days: float = 7.0
     recency_weight: float = Field(0.3, description="max boost of a story published on the as_of day")
-    sentence_retrieval: bool = Field(True, description="also search sentence vectors; a matching sentence brings its chunk")
+    sentence_retrieval: bool = Field(True, description="also search sentence vectors; a matching sentence brings "
+                                     "its chunk")
     keep_leaders: bool = Field(True, description="each retriever's first chunk stays in the top k (fusion can drop "
                                                  "a chunk only one of them finds)")
 
@@ -61,7 +62,8 @@ class CheckingSettings(_Group):
     min_sentence_score: float = Field(0.0, description="reader: an evidence sentence scoring below this "
                                       "(cosine + 0.6 x share of the question's rare words) is not read")
     min_answer_score: float = Field(0.33, ge=0, le=1, description="reader: abstain when the probability that the "
-                                    "best answer is right is below this (fitted with the scorer: evals/train_reader.py)")
+                                    "best answer is right is below this (fitted with the scorer: "
+                                    "evals/train_reader.py)")
     support_threshold: float = Field(0.5, description="eval citation checker: quotes whose meaning is this close "
                                      "(MiniLM cosine) support a statement that rewords them")
 
@@ -70,6 +72,12 @@ class HttpSettings(_Group):
     api_key: str | None = None  # contract name (design.md)
     max_question_chars: int = 1000
     max_article_chars: int = 200_000
+    # Every field of an article is bounded: each is listed, searched and sent with every passage.
+    max_title_chars: int = Field(500, ge=1)
+    max_source_chars: int = Field(200, ge=1)
+    max_url_chars: int = Field(2000, ge=1)
+    max_authors_chars: int = Field(2000, ge=1, description="all author names of an article together")
+    max_captions_chars: int = Field(20_000, ge=1, description="all photo captions of an article together")
     max_batch_articles: int = 100
     max_upload_mb: float = 10.0
     max_file_mb: float = 10.0
@@ -119,6 +127,9 @@ class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSett
                             "is a chunk of its own)")
     chunk_overlap: int = Field(25, ge=0, description="words of whole sentences a chunk repeats from the previous one")
     embed_batch_size: int = 16
+    analysis_timeout_s: float = Field(10.0, gt=0, description="most seconds cutting one article into chunks and "
+                                      "sentences may take at ingest (a 200,000-character story takes under one); "
+                                      "a slower one is listed under failed")
 
     # -- each group, as its components take it --
     retrieval: ClassVar[_View[RetrievalSettings]] = _View(RetrievalSettings)

@@ -324,7 +324,8 @@ def test_upload_reports_bad_files_next_to_good_ones(client):
 
 def test_uploaded_articles_keep_only_http_links_and_text(client):
     records = [
-        {"title": "Harbour lights relit", "body": "The harbour lights were relit on Monday.", "url": "javascript:alert(1)"},
+        {"title": "Harbour lights relit", "body": "The harbour lights were relit on Monday.",
+         "url": "javascript:alert(1)"},
         {"title": "Ferry fares frozen", "body": "Ferry fares stay the same next year.", "url": "https://example.org/fares"},
     ]
     files = [("files", ("links.json", json.dumps(records), "application/json")),
@@ -399,7 +400,8 @@ BAD_REQUESTS = [
     ("upload over the size limit", "post", "/v1/articles",
      {"files": {"files": ("big.txt", _PLAIN * 20_000)}}, 413, "payload_too_large", "QA_MAX_UPLOAD_MB"),
     ("body of another type", "post", "/v1/articles",
-     {"content": b"title: x", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type", "application/json"),
+     {"content": b"title: x", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type",
+     "application/json"),
     ("missing article id on delete", "delete", "/v1/articles/0123456789abcdef", {}, 404, "article_not_found",
      "0123456789abcdef"),
     ("unknown route", "get", "/v1/nowhere", {}, 404, "not_found", "no such route"),

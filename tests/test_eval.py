@@ -341,7 +341,8 @@ def test_eval_compare(tmp_path, capsys):
 
 
 def _cli(tmp_path, *args):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "QA_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "QA_DATA_DIR": str(tmp_path / "data")}
     exe = Path(sys.executable).with_name("qa-service")
     return subprocess.run([str(exe), "eval", *map(str, args)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900)
@@ -465,7 +466,8 @@ def test_ceiling_counts_the_hand_audit_only_for_weeks_it_covers(tmp_path):
 
     first, second = load_weeks(RTQA)
     path = tmp_path / "audit.jsonl"
-    verdicts = zip((item.id for item in first.questions), ("stated", "earlier_event", "not_stated"))
+    # the first three questions get one verdict each
+    verdicts = zip((item.id for item in first.questions), ("stated", "earlier_event", "not_stated"), strict=False)
     path.write_text("".join(json.dumps({"question_id": i, "verdict": v, "why": "-"}) + "\n" for i, v in verdicts))
     audit = load_audit(path)
     assert audit_counts(first, audit) == (1, 2)

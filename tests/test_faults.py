@@ -151,7 +151,8 @@ def test_chroma_server_down_is_503_and_recovers(tmp_path, embedder, generator, d
 # -- 3. the model server goes away while the API runs -------------------------------
 
 
-def test_model_server_down_shows_in_readiness_answers_go_on_and_it_recovers(tmp_path, embedder, demo_articles, api_uvicorn):
+def test_model_server_down_shows_in_readiness_answers_go_on_and_it_recovers(tmp_path, embedder, demo_articles,
+                                                                             api_uvicorn):
     port = free_port()
     settings = Settings(data_dir=tmp_path / "data", llm_backend="openai",
                         openai_base_url=f"http://127.0.0.1:{port}/v1", openai_model="gemma-fault",

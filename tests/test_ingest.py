@@ -7,6 +7,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def test_every_chunk_is_an_exact_slice(demo_articles):
             assert chunk.id == f"{article.id}:{chunk.n}"
     long_chunks = chunker.chunk(_article(BODY))
     assert len(long_chunks) > 2
-    assert all(b.start < a.end for a, b in zip(long_chunks, long_chunks[1:])), "chunks overlap"
+    assert all(b.start < a.end for a, b in pairwise(long_chunks)), "chunks overlap"
 
 
 def test_reingest_is_idempotent_update_replaces_delete_removes(fresh_services):
@@ -127,7 +128,8 @@ def test_cli_ingest_reports_bad_files_and_keeps_good_ones(tmp_path):
     (good / "nobody.json").write_text('{"title": "No body here"}')
     (good / "latin1.txt").write_bytes("Caf\xe9 owners protest.".encode("latin-1"))
     (good / "huge.txt").write_bytes(b"a" * (20 * 1024 * 1024))
-    (good / "library.md").write_text("---\ntitle: Library hours\npublished: 2025-03-05\n---\n\nThe library opens late.\n")
+    (good / "library.md").write_text(
+        "---\ntitle: Library hours\npublished: 2025-03-05\n---\n\nThe library opens late.\n")
     second = _cli("ingest", str(good), "--json", data_dir=data)
     assert second.returncode == 1, "exit code must say some files failed"
     report = json.loads(second.stdout)

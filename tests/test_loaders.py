@@ -63,7 +63,8 @@ def test_an_untitled_file_is_titled_by_its_first_sentence_and_sourced_by_its_nam
     assert article.body.startswith(article.title)
     # A source given at ingest still wins, and a headline keeps the default source.
     assert load_bytes(name, data, source="Newsdesk")[0].source == "Newsdesk"
-    assert load_bytes("ferry.txt", b"Ferry adds a winter timetable\n\nThe ferry runs twice more.\n")[0].source == "local"
+    headlined = b"Ferry adds a winter timetable\n\nThe ferry runs twice more.\n"
+    assert load_bytes("ferry.txt", headlined)[0].source == "local"
 
 
 def test_txt_headline_iso_date_and_two_authors():

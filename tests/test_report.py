@@ -161,7 +161,8 @@ def test_compare_reports(tmp_path):
 
 
 def test_format_comparison():
-    text = format_comparison([("f1", 0.5, 0.75, 0.25), ("mrr", None, 0.4, None), ("latency_p50_ms", 2000.0, 1500.2, -499.8)])
+    text = format_comparison([("f1", 0.5, 0.75, 0.25), ("mrr", None, 0.4, None),
+                              ("latency_p50_ms", 2000.0, 1500.2, -499.8)])
     lines = text.splitlines()
     assert lines[0].split() == ["metric", "a", "b", "b", "-", "a"]
     assert lines[1].split() == ["f1", "0.5000", "0.7500", "+0.2500"]

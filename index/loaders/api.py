@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path, PurePath
 
 from index.article import Article
@@ -139,5 +140,5 @@ def load_paths(
             result.failures.append(LoadFailure(str(given), "no such file or directory"))
             continue
         for path in _walk(root) if root.is_dir() else [root]:
-            result.extend(_guarded(str(path), lambda: _load_path(path, source, max_file_bytes)))
+            result.extend(_guarded(str(path), partial(_load_path, path, source, max_file_bytes)))
     return result

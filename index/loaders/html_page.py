@@ -6,6 +6,7 @@ left out) and reads title, date, author(s) and canonical URL from the page.
 from __future__ import annotations
 
 import trafilatura
+from trafilatura.settings import Document
 
 from index.article import Article
 
@@ -16,8 +17,10 @@ def parse_html(text: str, name: str) -> Article:
     document = trafilatura.bare_extraction(
         text, with_metadata=True, include_comments=False, include_tables=True
     )
-    lines = [line.strip() for line in (document.text or "").splitlines()] if document else []
-    title = document.title if document else None
+    if not isinstance(document, Document):  # None when nothing was extracted (a dict only with as_dict=True)
+        raise LoaderError("no article text found in HTML")
+    lines = [line.strip() for line in (document.text or "").splitlines()]
+    title = document.title
     # The page's own <h1> usually repeats the title as the first text line.
     if lines and title and lines[0] == title:
         lines.pop(0)

@@ -71,7 +71,9 @@ def _display_name(name: str) -> str:
 def _take_published(lines: list[str]) -> tuple[str | None, list[str]]:
     """The date of a leading ``Published:`` line and the lines after it."""
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    match = _PUBLISHED.fullmatch(lines[first].strip()) if first is not None else None
+    if first is None:
+        return None, lines
+    match = _PUBLISHED.fullmatch(lines[first].strip())
     if not match:
         return None, lines
     published_at = parse_date(match["date"])
