@@ -1,4 +1,5 @@
-"""Imports run one way, index -> qa_service -> evals -> cli, and no module imports itself back.
+"""Imports run one way, cli -> evals -> qa_service -> index (A -> B: A imports B), no module
+imports itself back, and ARCHITECTURE.md names every module.
 
 Every import statement counts, also those inside functions and under
 TYPE_CHECKING: a lazy import is still a dependency, only a later one.
@@ -6,6 +7,7 @@ TYPE_CHECKING: a lazy import is still a dependency, only a later one.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,3 +88,19 @@ def test_imports_point_down_the_layers():
 def test_no_import_cycles():
     cycles = _cycles(import_graph())
     assert not cycles, "modules importing each other: " + "; ".join(", ".join(c) for c in cycles)
+
+
+def product_modules() -> list[str]:
+    """Every module of the product packages as its path in the repository (``qa_service/reader.py``)."""
+    return sorted(path.relative_to(ROOT).as_posix() for layer in LAYERS for path in (ROOT / layer).rglob("*.py")
+                  if path.name != "__init__.py")
+
+
+def unnamed_modules(text: str) -> list[str]:
+    """The modules ``text`` does not name by their whole path (``reader.py`` alone is not ``qa_service/reader.py``)."""
+    return [path for path in product_modules() if not re.search(rf"(?<![\w/.]){re.escape(path)}(?!\w)", text)]
+
+
+def test_architecture_names_every_module():
+    missing = unnamed_modules((ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8"))
+    assert not missing, "ARCHITECTURE.md does not name: " + ", ".join(missing)
