@@ -150,11 +150,11 @@ def fit_ranking(rows: list[Row], l2: float = 0.01, steps: int = 2000, rate: floa
     w = np.zeros(len(FEATURES))
     for _ in range(steps):
         grad = l2 * np.r_[0, w[1:]]
-        for f, l in groups:
+        for f, labels in groups:
             z = f @ w
             p = np.exp(z - z.max())
             p /= p.sum()
-            q = p * l
+            q = p * labels
             q /= q.sum()
             grad += f.T @ (p - q) / len(groups)
         w -= rate * grad
@@ -177,7 +177,7 @@ def rescored(rows: list[Row], w: np.ndarray) -> list[tuple[Row, list[Candidate],
     found = []
     for r in rows:
         scores = _sigmoid(r.features @ w) if len(r.features) else np.array([])
-        candidates = [replace(c, score=float(p)) for c, p in zip(r.candidates, scores)]
+        candidates = [replace(c, score=float(p)) for c, p in zip(r.candidates, scores, strict=True)]
         found.append((r, candidates, int(np.argmax(scores)) if len(scores) else None))
     return found
 
@@ -215,7 +215,8 @@ def summary(results, threshold: float) -> dict[str, dict[str, float]]:
             "accuracy": round(accuracy(mine, threshold), 3),
             "recall": round(sum(r[2] >= threshold and r[3] for r in answerable) / max(1, len(answerable)), 3),
             "precision": round(sum(r[1] and r[3] for r in answered) / max(1, len(answered)), 3),
-            "abstain_recall": round(sum(r[2] < threshold for r in mine if not r[1]) / max(1, len(mine) - len(answerable)), 3),
+            "abstain_recall": round(sum(r[2] < threshold for r in mine if not r[1])
+                                    / max(1, len(mine) - len(answerable)), 3),
             "best_right": round(sum(r[3] for r in answerable) / max(1, len(answerable)), 3),
             "some_candidate_right": round(sum(r[4] for r in answerable) / max(1, len(answerable)), 3),
         }
@@ -253,8 +254,9 @@ def main() -> None:
     threshold = max(np.linspace(0.05, 0.95, 91), key=lambda t: accuracy(fitted, float(t)))
     report = {"threshold": round(float(threshold), 2), "fitted_half": summary(fitted, threshold),
               "held_out_half": summary(outcomes(rescored(test, w), v), threshold)}
-    print(json.dumps({"weights": dict(zip(FEATURES, np.round(w, 3).tolist())),
-                      "confidence_weights": dict(zip(CONFIDENCE_FEATURES, np.round(v, 3).tolist())), **report}, indent=1))
+    print(json.dumps({"weights": dict(zip(FEATURES, np.round(w, 3).tolist(), strict=True)),
+                      "confidence_weights": dict(zip(CONFIDENCE_FEATURES, np.round(v, 3).tolist(), strict=True)),
+                      **report}, indent=1))
     if args.write:
         WEIGHTS.write_text(json.dumps({
             "note": "fitted by `python -m evals.train_reader` on the even-numbered questions of each set; "

@@ -153,8 +153,9 @@ CORE_WHO = [
                  marks=pytest.mark.xfail(strict=True, raises=AssertionError,
                                          reason=_WRONG_TODAY + "'Lee Jae Myung [1]'")),
     pytest.param(GOLD["demo-002"].question, None, ("Adebayo Ogunlesi", "Jim Yong Kim"), ("BlackRock",),
-                 id="demo-002", marks=pytest.mark.xfail(strict=True, raises=AssertionError,
-                                                        reason=_WRONG_TODAY + "abstains (before 74c385f: 'BlackRock [1]')")),
+                 id="demo-002", marks=pytest.mark.xfail(
+                     strict=True, raises=AssertionError,
+                     reason=_WRONG_TODAY + "abstains (before 74c385f: 'BlackRock [1]')")),
     pytest.param("Who attended the meeting between Lee Jae Myung and Larry Fink?", None,
                  ("Adebayo Ogunlesi", "Jim Yong Kim"), ("BlackRock",), id="attended-between",
                  marks=pytest.mark.xfail(strict=True, raises=AssertionError,
@@ -223,10 +224,9 @@ def test_which_county_names_the_county(demo_services):
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason=_WRONG_TODAY + "as of Sept. 24 it answers '$12.5 trillion' (BlackRock's assets; as of Nov. 20 it "
-                          "abstains) although "
-                          "the story says the memorandum did not put a figure on the investment ('put' is no negated verb "
-                          "of qa_service/rules/open_statements.txt)")
+                   reason=_WRONG_TODAY + "as of Sept. 24 it answers '$12.5 trillion' (BlackRock's assets; as of "
+                          "Nov. 20 it abstains) although the story says the memorandum did not put a figure on the "
+                          "investment ('put' is no negated verb of qa_service/rules/open_statements.txt)")
 def test_how_much_depends_on_what_was_known_as_of(demo_services):
     early = _ask(demo_services, "How much will BlackRock invest?", as_of=date(2025, 9, 24))
     assert not early.abstained, early.answer
@@ -424,7 +424,7 @@ def test_sentence_vectors_come_from_the_index_not_from_re_embedding(demo_service
     blocks = vectors.of(found.passages)
     assert counting.texts == 0
     assert len(blocks) == len(found.passages)
-    for passage, block in zip(found.passages, blocks):
+    for passage, block in zip(found.passages, blocks, strict=True):
         assert block.shape == (len(passage.sentences), embedder.dim)
         fresh = embedder.embed([s.text for s in passage.sentences])
         assert float((fresh * block).sum(axis=1).min()) > 0.999

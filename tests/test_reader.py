@@ -8,6 +8,7 @@ the answer-or-abstain decision) runs as in the service.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -134,7 +135,7 @@ def test_chunks_are_whole_sentences_with_overlap():
     assert groups[0] == (0, 1)
     assert all(a <= b for a, b in groups) and groups[-1][1] == 4
     # Each chunk after the first repeats the previous chunk's last sentence.
-    assert all(later[0] == earlier[1] for earlier, later in zip(groups, groups[1:]))
+    assert all(later[0] == earlier[1] for earlier, later in pairwise(groups))
     # A sentence longer than the size is a chunk of its own, and the packing still moves on.
     assert pack_sentences([(0, 10), (10, 20)], [100, 5], size=20, overlap=10) == [(0, 0), (1, 1)]
 
