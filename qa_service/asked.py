@@ -34,7 +34,7 @@ _HOW = {"many": ("count", COUNT), "much": ("amount", AMOUNT), "long": ("duration
         "old": ("age", ("DATE", "CARDINAL")), "far": ("measure", ("QUANTITY", "CARDINAL")),
         "big": ("measure", ("QUANTITY", "CARDINAL")), "large": ("measure", ("QUANTITY", "CARDINAL")),
         "high": ("measure", ("QUANTITY", "CARDINAL", "MONEY", "PERCENT")),
-        "tall": ("measure", ("QUANTITY", "CARDINAL")), "often": ("frequency", ("DATE", "CARDINAL"))}
+        "tall": ("measure", ("QUANTITY", "CARDINAL")), "often": ("frequency", ("DATE", "TIME", "CARDINAL"))}
 TYPED_KINDS = frozenset({"who", "when", "where", "count", "amount", "duration", "age", "measure", "frequency"})
 
 
@@ -70,7 +70,8 @@ class AskedQuestion:
 def content_lemma(token: Token) -> str | None:
     """The token's lemma when it carries meaning (one rule for questions, sentences and
     answers: not a stop word, punctuation, auxiliary or wh-word)."""
-    if token.is_stop or token.is_punct or token.is_space or token.tag_ in WH_TAGS or token.pos_ in ("AUX", "DET", "PART", "CCONJ", "ADP", "PRON", "SYM"):
+    if (token.is_stop or token.is_punct or token.is_space or token.tag_ in WH_TAGS
+            or token.pos_ in ("AUX", "DET", "PART", "CCONJ", "ADP", "PRON", "SYM")):
         return None
     return token.lemma_.lower()
 

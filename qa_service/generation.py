@@ -60,8 +60,13 @@ class Generator(Protocol):
         """Mean log P(target | prefix + context) per context, or None when the backend cannot say."""
 
     def interrupt(self) -> None:
-        """Stop the running ``stream`` as soon as possible (called from another thread);
-        it raises ``Interrupted``. Streams started later are not affected."""
+        """Stop the running job's model work as soon as possible (called from another
+        thread): the running call, and every call after it until ``resume()``, raises
+        ``Interrupted``. A job makes several calls (one per judged candidate), and a
+        hang-up between two of them must stop the rest."""
+
+    def resume(self) -> None:
+        """Clear an interrupt: the inference queue calls it when the interrupted job ends."""
 
     def warm_up(self) -> None:
         """Load the model (the first prompt would otherwise)."""
@@ -162,13 +167,16 @@ class LlamaCppGenerator:
     def interrupt(self) -> None:
         self._abort_flag[0] = b"\x01"
 
+    def resume(self) -> None:
+        self._abort_flag[0] = b"\x00"
+
     @contextmanager
     def _turn(self) -> Iterator[None]:
-        """The model, for one caller at a time. An interrupt that came after the previous
-        caller was done (its client left late) must not stop this one."""
+        """The model, for one caller at a time, unless the job was interrupted."""
         with self._lock:
+            if self._abort_flag[0] != b"\x00":
+                raise Interrupted("the job was interrupted")
             self._load()
-            self._abort_flag[0] = b"\x00"
             yield
 
     def prime(self, prefix: str) -> None:
@@ -307,6 +315,9 @@ class OpenAIGenerator:
 
     def interrupt(self) -> None:
         """Nothing to do here: the stream stops at the next token, and closing it tells the server."""
+
+    def resume(self) -> None:
+        """Nothing to clear (see ``interrupt``)."""
 
     def reachable(self) -> bool:
         """The server lists its models within a couple of seconds."""

@@ -9,7 +9,6 @@ from qa_service.models import Passage
 # The default model is a base model: it continues text, so it is stopped at
 # the end of the answer line, or at the latest when it starts a new example.
 STOP = ["\n", "Question:"]
-NOT_IN_ARTICLES = "Not in the articles"
 
 
 def load_template(name: str, directory: Path | None = None) -> str:

@@ -78,6 +78,7 @@ class ReadSentence:
     story_rare: float  # share of the question's words its story's sentences state, weighted by rarity
     score: float
     rarity: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+    lead: float = 0.0  # score minus the best sentence's: how far behind the best it stands
 
     @property
     def key(self) -> tuple[str, int]:
@@ -120,8 +121,8 @@ def read_sentences(q: AskedQuestion, passages: Sequence[Passage], vectors: Seque
                    query_vector: np.ndarray) -> list[ReadSentence]:
     """Every readable sentence of the passages (once, though chunks overlap), best first."""
     seen: dict[tuple[str, int], tuple[Passage, PassageSentence, float]] = {}
-    for passage, block in zip(passages, vectors):
-        for sentence, vector in zip(passage.sentences, block):
+    for passage, block in zip(passages, vectors, strict=True):
+        for sentence, vector in zip(passage.sentences, block, strict=True):
             key = (passage.article_id, sentence.start)
             if sentence.readable and key not in seen:
                 seen[key] = (passage, sentence, float(vector @ query_vector))
@@ -130,11 +131,11 @@ def read_sentences(q: AskedQuestion, passages: Sequence[Passage], vectors: Seque
     words = [_words(doc) for doc in docs]
     weights = _rarity(q, words)
     told: dict[str, set[str]] = {}
-    for (passage, _, _), said in zip(seen.values(), words):
+    for (passage, _, _), said in zip(seen.values(), words, strict=True):
         told.setdefault(passage.article_id, set()).update(said)
     total = sum(weights.values())
     read = []
-    for (passage, sentence, similarity), doc, said in zip(seen.values(), docs, words):
+    for (passage, sentence, similarity), doc, said in zip(seen.values(), docs, words, strict=True):
         lexical = sum(w in said for w in q.content) / len(q.content) if q.content else 0.0
         rare = sum(weights[w] for w in q.content if w in said) / total if total else 0.0
         names = _share(q.names, story_words[passage.article_id]) if q.names else 1.0
@@ -142,7 +143,8 @@ def read_sentences(q: AskedQuestion, passages: Sequence[Passage], vectors: Seque
         story = sum(weights[w] for w in q.content if w in told[passage.article_id]) / total if total else 0.0
         read.append(ReadSentence(passage, sentence, doc, similarity, lexical, rare, names, story, round(score, 4),
                                  weights))
-    return sorted(read, key=lambda r: -r.score)
+    read.sort(key=lambda r: -r.score)
+    return [replace(r, lead=round(r.score - read[0].score, 4)) for r in read]
 
 
 def _words(doc: Doc) -> set[str]:
@@ -215,14 +217,21 @@ def read(q: AskedQuestion, sentences: list[ReadSentence], min_sentence: float, m
     sure = confidence(q, candidates)
     best = _judged(candidates, judge, judged) if sure >= min_answer else None
     opened = next((s for s in pool if states_unknown(q, s)), None)
-    if best is not None and opened is not None and opened.score > best.source.score:
-        # The story says it is not known, and says so closer to the question than any figure.
+    if best is not None and opened is not None and opened.score > best.source.score \
+            and not _older(opened.passage, best.source.passage):
+        # The story says it is not known, and says so closer to the question than any figure
+        # (a later story that gives the figure is news, not a contradiction).
         best = None
     if best is not None:
         best = _with_list(q, best, candidates, sentences)
         opened = opened if opened is not None and opened.key not in {c.source.key for c in best.items} \
             and opened.passage.article_id == best.source.passage.article_id else None
     return Reading(best, opened, pool, round(sure, 4))
+
+
+def _older(a: Passage, b: Passage) -> bool:
+    """``a``'s story was published before ``b``'s (both dated)."""
+    return bool(a.published_at and b.published_at and a.published_at[:10] < b.published_at[:10])
 
 
 def _judged(candidates: list[Candidate], judge: Judge | None, judged: int) -> Candidate | None:
@@ -234,7 +243,8 @@ def _judged(candidates: list[Candidate], judge: Judge | None, judged: int) -> Ca
     if likelihoods is None:
         return ranked[0]
     top = max(likelihoods)
-    return max(zip(head, likelihoods), key=lambda pair: _logit(pair[0].score) + JUDGE_WEIGHT * (pair[1] - top))[0]
+    return max(zip(head, likelihoods, strict=True),
+               key=lambda pair: _logit(pair[0].score) + JUDGE_WEIGHT * (pair[1] - top))[0]
 
 
 def _is_question(s: ReadSentence) -> bool:
@@ -244,10 +254,11 @@ def _is_question(s: ReadSentence) -> bool:
 
 # The features of a candidate answer, in the order of the weights in rules/reader_weights.json.
 FEATURES = (
-    "bias", "similarity", "lexical", "rare", "sentence_rank", "story_names", "story_rare", "passage_rank", "type_fit", "type_first", "entity",
+    "bias", "similarity", "lexical", "rare", "sentence_rank", "story_names", "story_rare", "passage_rank",
+    "type_fit", "type_first", "entity",
     "phrase_for_typed", "head_is_type", "attach_focus", "attach_any", "focus_in_sentence", "focus_unattached",
     "role", "subject", "object", "possessive", "near_anchor", "window", "head_in_question", "span_length",
-    "long_span", "question_overlap", "competitors", "clause",
+    "long_span", "question_overlap", "competitors", "clause", "sentence_lead",
 )
 # Words either side of a span whose match with the question's words counts (the "window" feature).
 WINDOW = 6
@@ -285,7 +296,7 @@ def confidence_features(q: AskedQuestion, candidates: Sequence[Candidate]) -> np
     best = ranked[0]
     second = next((c for c in ranked[1:] if c.text.lower() != best.text.lower()), None)
     logit = _logit(best.score)
-    features = dict(zip(FEATURES, best.features))
+    features = dict(zip(FEATURES, best.features, strict=True))
     values = {"bias": 1.0, "best": logit, "margin": min(5.0, logit - _logit(second.score)) if second else 5.0,
               "similarity": best.source.similarity, "rare": best.source.rare, "lexical": best.source.lexical,
               "focus_in_sentence": features["focus_in_sentence"], "typed": float(q.typed),
@@ -320,7 +331,7 @@ def candidates_in(q: AskedQuestion, s: ReadSentence, rank: int = 0,
     fits = [_type_fit(q, span, label) for span, label in spans]
     competitors = sum(f >= 0.9 for f in fits)
     found = []
-    for (span, label), fit in zip(spans, fits):
+    for (span, label), fit in zip(spans, fits, strict=True):
         if fit <= 0:
             continue
         to_focus = _attachment(span.root, focus)
@@ -345,12 +356,14 @@ def _features(q: AskedQuestion, s: ReadSentence, rank: int, span: Span, label: s
     repeated = sum(t.lemma_.lower() in q.content for t in words) / len(words) if words else 0.0
     agent = root.dep_ == "pobj" and root.head.dep_ == "agent"
     doc = span.doc
-    around = {t.lemma_.lower() for t in [*doc[max(0, span.start - WINDOW):span.start], *doc[span.end:span.end + WINDOW]]}
+    around = {t.lemma_.lower()
+              for t in [*doc[max(0, span.start - WINDOW):span.start], *doc[span.end:span.end + WINDOW]]}
     typed_entity = bool(q.labels) and label in q.labels
     values = {
         "bias": 1.0, "similarity": s.similarity, "lexical": s.lexical, "rare": s.rare,
         "sentence_rank": 1.0 / (1 + rank),
-        "story_names": s.story_names, "story_rare": s.story_rare, "passage_rank": 1.0 / s.passage.n, "type_fit": fit, "entity": float(label not in ("", "CLAUSE", "NAME")),
+        "story_names": s.story_names, "story_rare": s.story_rare, "passage_rank": 1.0 / s.passage.n,
+        "type_fit": fit, "entity": float(label not in ("", "CLAUSE", "NAME")),
         "type_first": float(bool(q.labels) and label == q.labels[0]),
         "phrase_for_typed": float(bool(q.labels) and not typed_entity),
         "head_is_type": float(q.type_lemma is not None and root.lemma_.lower() == q.type_lemma),
@@ -365,6 +378,7 @@ def _features(q: AskedQuestion, s: ReadSentence, rank: int, span: Span, label: s
         "object": float(root.dep_ in ("dobj", "pobj", "attr") and not agent), "possessive": float(root.dep_ == "poss"),
         "near_anchor": 0.0 if near is None else 1.0 / (1 + near), "span_length": min(len(span), 20) / 20,
         "long_span": float(len(span) > 8), "question_overlap": repeated, "competitors": 1.0 / max(1, competitors),
+        "sentence_lead": s.lead,
     }
     return np.array([values[name] for name in FEATURES], dtype=float)
 
@@ -421,9 +435,11 @@ def _in_dateline(s: ReadSentence, span: Span) -> bool:
 
 
 def _repeats_question(q: AskedQuestion, span: Span) -> bool:
-    """Every content word of the span is the question's own (no new information)."""
+    """Every content word of the span is the question's own, its type noun included ("its
+    interim dividend" for "What interim dividend will it pay?"): no new information."""
     words = [t for t in span if content_lemma(t)]
-    return not words or all(t.lemma_.lower() in q.content or t.lower_ in q.names for t in words)
+    own = q.content | {q.type_lemma} if q.type_lemma else q.content
+    return not words or all(t.lemma_.lower() in own or t.lower_ in q.names for t in words)
 
 
 def _type_fit(q: AskedQuestion, span: Span, label: str) -> float:
@@ -524,7 +540,7 @@ def _with_list(q: AskedQuestion, best: Candidate, candidates: list[Candidate],
         for _ in range(steps):
             neighbour = _neighbour(at, sentences, step)
             added = _list_item(q, neighbour, best.label, role, items) if neighbour is not None else []
-            if not added:
+            if neighbour is None or not added:
                 break
             items += added
             at = neighbour

@@ -703,11 +703,6 @@ def test_a_client_that_hangs_up_frees_its_place(live):
         assert settled(live) == 0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="qa_service, as of commit e43e085: a cancel that comes after the passages and before the "
-                          "model's first call is lost (LlamaCppGenerator._turn clears the abort flag at each "
-                          "likelihoods call, and the answer yields nothing until it is judged): the model judges "
-                          "every candidate for a client that is gone")
 def test_a_hang_up_while_the_passages_are_read_stops_the_job_before_the_model_runs(live):
     """The client hangs up after retrieval, while the reader reads the passages: the job ends
     within a moment, not after the model judged the candidates (seconds). The job is the
@@ -723,7 +718,8 @@ def test_a_hang_up_while_the_passages_are_read_stops_the_job_before_the_model_ru
         yield from stream
 
     async def submit():
-        return runtime.queue.submit(work, interrupt=runtime.services.generator.interrupt)
+        return runtime.queue.submit(work, interrupt=runtime.services.generator.interrupt,
+                                    resume=runtime.services.generator.resume)
 
     async def cancel(job):
         job.cancel()

@@ -146,3 +146,31 @@ def test_the_abstention_threshold_is_the_one_fitted_with_the_weights():
 
     fitted = json.loads(resources.files("qa_service").joinpath("rules/reader_weights.json").read_text())
     assert CheckingSettings().min_answer_score == fitted["threshold"]
+
+
+def test_a_phrase_that_only_repeats_the_question_and_its_type_noun_is_no_candidate():
+    q = analyse_question("What interim dividend will Brenmark pay?")
+    r = reading(q.text, "Brenmark cut its interim dividend to 1.10 crowns per share from 1.40 crowns.", {0: 0.7})
+    found = [c.text for s in r.sentences for c in candidates_in(q, s)]
+    assert "1.10 crowns" in found
+    assert not any("dividend" in text for text in found), found
+
+
+def _dated(n: int, story: str, published: str) -> Passage:
+    spans = sentence_spans(story)
+    return Passage(n=n, chunk_id=f"story{n}:0", article_id=f"story{n}", title=f"Story {n}", text=story, start=0,
+                   end=len(story), score=1.0, published_at=published,
+                   sentences=[PassageSentence(text=story[a:b], start=a, end=b) for a, b in spans])
+
+
+@pytest.mark.parametrize(("said_unknown_on", "expected"), [("2025-03-01", "12 million euros"), ("2025-09-01", None)])
+def test_a_later_story_that_gives_the_figure_outranks_an_earlier_not_disclosed(said_unknown_on, expected):
+    """News moves on: "did not disclose" in March, "cost 12 million euros" in June. A statement
+    that it is not known still wins when it is the later news."""
+    unknown = _dated(1, "The port authority did not disclose how much the new crane cost.", said_unknown_on)
+    figure = _dated(2, "The new crane cost 12 million euros, the port authority said on Monday.", "2025-06-01")
+    q = analyse_question("How much did the new crane cost?")
+    closer, farther = np.array([[0.8, 0.6]]), np.array([[0.7, math.sqrt(0.51)]])
+    r = read(q, read_sentences(q, [unknown, figure], [closer, farther], np.array([1.0, 0.0])), 0.0, THRESHOLD)
+    assert answer_of(r) == expected
+    assert (r.open_statement is not None) == (expected is None)

@@ -32,7 +32,7 @@ def start(rt: Runtime, question: Question) -> Job[Event]:
     """Queue the question; 503 with Retry-After when the queue is full."""
     try:
         return rt.queue.submit(lambda: rt.services.answerer.stream(question),
-                               interrupt=rt.services.generator.interrupt)
+                               interrupt=rt.services.generator.interrupt, resume=rt.services.generator.resume)
     except QueueFull as full:
         rt.metrics.queue_rejected.inc()
         raise ApiError(503, "queue_full",

@@ -43,11 +43,13 @@ class Job(Generic[T]):
     """One unit of model work, consumed as an async iterator of its items."""
 
     def __init__(self, work: Callable[[], Iterator[T]], loop: asyncio.AbstractEventLoop,
-                 leave: Callable[[Job[T]], None], interrupt: Callable[[], None] | None = None) -> None:
+                 leave: Callable[[Job[T]], None], interrupt: Callable[[], None] | None = None,
+                 resume: Callable[[], None] | None = None) -> None:
         self._work = work
         self._loop = loop
         self._leave = leave
         self.interrupt = interrupt
+        self.resume = resume
         self._items: asyncio.Queue = asyncio.Queue()
         self._cancelled = threading.Event()
         self.finished = False
@@ -132,10 +134,13 @@ class InferenceQueue:
         with self._cond:
             return self._running is not None
 
-    def submit(self, work: Callable[[], Iterator[T]], interrupt: Callable[[], None] | None = None) -> Job[T]:
+    def submit(self, work: Callable[[], Iterator[T]], interrupt: Callable[[], None] | None = None,
+               resume: Callable[[], None] | None = None) -> Job[T]:
         """Queue ``work``; raises QueueFull when ``capacity`` jobs already wait. ``interrupt``
-        is called (from the event loop) if the job is cancelled while it runs."""
-        job: Job[T] = Job(work, asyncio.get_running_loop(), self._leave, interrupt)
+        is called (from the event loop) if the job is cancelled while it runs; ``resume``
+        when it ends, so that the interrupt stops every model call of this job and none
+        of the next."""
+        job: Job[T] = Job(work, asyncio.get_running_loop(), self._leave, interrupt, resume)
         with self._cond:
             if self._closed:
                 raise QueueFull(self._retry_after())
@@ -169,9 +174,9 @@ class InferenceQueue:
                 self._waiting.remove(job)
                 self._on_change(len(self._waiting))
             elif job is self._running and job.interrupt is not None:
-                # Under the lock, so that it never reaches a job started after this one.
-                # A cancel while the job builds its prompt (after its passages, before the
-                # model starts) is noticed at the first token instead.
+                # Under the lock, so that it never reaches a job started after this one
+                # (the model is resumed when this one ends). A cancel before the model's
+                # first call stops that call.
                 job.interrupt()
 
     def _serve(self) -> None:
@@ -192,5 +197,7 @@ class InferenceQueue:
             finally:
                 with self._cond:
                     self._running = None
+                    if job.resume is not None:  # under the lock, like the interrupt in _leave
+                        job.resume()
                     if ran:  # a moving average keeps the Retry-After estimate current
                         self._mean_s = 0.8 * self._mean_s + 0.2 * (time.perf_counter() - started)

@@ -5,10 +5,9 @@ question is answered from the articles alone). The reply's content is the
 verified answer with its ``[n]`` markers; the citations and passages ride
 along as extra top-level fields, which OpenAI client libraries keep.
 
-Streaming sends the chat.completion.chunk lines OpenAI clients expect, but
-the content arrives in one piece once the answer is verified: the raw draft
-tokens are not sent because verification may drop or renumber sentences,
-and a chunk once sent cannot be taken back.
+Streaming sends the chat.completion.chunk lines OpenAI clients expect; the
+content arrives in one piece, because the reader picks a whole answer (a span
+of the articles) rather than writing it token by token.
 
 ``usage`` counts the prompt the model read and the tokens it generated for
 the draft (both 0 when nothing relevant was found and the model did not run).
@@ -27,14 +26,14 @@ from fastapi import APIRouter, Depends, Request
 
 from qa_service.answering import AnswerEvent, Event, Question
 from qa_service.api.answers import as_api_error, ended_early, event_stream, final_answer, question_route, start
-from qa_service.api.deps import Runtime, check_length, runtime
+from qa_service.api.deps import Runtime, StrictJsonRoute, check_length, runtime
 from qa_service.api.errors import ApiError, error_body
 from qa_service.api.inference import Job
 from qa_service.api.schemas import ChatCompletion, ChatRequest, ModelList, event_stream_doc
 from qa_service.generation import Usage
 from qa_service.models import Answer
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=StrictJsonRoute)
 
 _STREAM_DOC = event_stream_doc(
     {"data": {"type": "string", "description": "a chat.completion.chunk (JSON), an error "

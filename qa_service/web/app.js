@@ -323,7 +323,7 @@ function handleEvent(name, data) {
   } else if (name === "token") {
     if (!draft) {
       draft = el("p", { className: "draft" });
-      answerEl.replaceChildren(el("p", { className: "hint" }, "Draft, not yet checked against the passages:"), draft);
+      answerEl.replaceChildren(el("p", { className: "hint" }, "Answer found; attaching its quotes…"), draft);
       setState("writing");
       setStatus("Writing the answer…");
     }
