@@ -179,7 +179,8 @@ def ingest(
     if not targets:
         raise typer.BadParameter("give at least one PATH (or --demo)")
     service = _service(ctx, server, local, verbose)
-    loaded, warnings = screen(load_paths(targets, source=source, max_file_bytes=ctx.obj["settings"].max_file_bytes))
+    settings = ctx.obj["settings"]
+    loaded, warnings = screen(load_paths(targets, source=source, max_file_bytes=settings.max_file_bytes), settings.http)
     result = IngestResponse(added=0, updated=0, unchanged=0, chunks=0, failed=[], warnings=[], article_ids=[])
     if loaded.articles:
         with _reported(), progress(len(loaded.articles)) as advance:

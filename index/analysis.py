@@ -19,8 +19,9 @@ another splitter.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -62,16 +63,33 @@ def warm_up() -> None:
     reader()
 
 
-def sentence_spans_in(paragraphs: Sequence[tuple[int, int]], text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence of ``text`` within the given paragraph spans, trimmed."""
+class AnalysisTimeout(TimeoutError):
+    """The analysis of one text ran past its deadline."""
+
+
+def sentence_spans_in(paragraphs: Sequence[tuple[int, int]], text: str,
+                      deadline: float | None = None) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text`` within the given paragraph spans, trimmed.
+
+    With a ``deadline`` (``time.monotonic()``), ``AnalysisTimeout`` once it has passed: checked
+    before each span is handed to spaCy, so a span's own cost is the most it can overrun.
+    """
     spans: list[tuple[int, int]] = []
-    texts = [text[a:b] for a, b in paragraphs]
-    for (offset, _), doc in zip(paragraphs, splitter().pipe(texts, batch_size=64)):
+    texts = _in_time((text[a:b] for a, b in paragraphs), deadline)
+    for (offset, _), doc in zip(paragraphs, splitter().pipe(texts, batch_size=64), strict=True):
         for sent in doc.sents:
             start, end = _trim(text, offset + sent.start_char, offset + sent.end_char)
             if start < end:
                 spans.append((start, end))
     return spans
+
+
+def _in_time(texts: Iterator[str], deadline: float | None) -> Iterator[str]:
+    """``texts`` as spaCy pulls them, until ``deadline`` has passed."""
+    for text in texts:
+        if deadline is not None and time.monotonic() > deadline:
+            raise AnalysisTimeout("the sentence analysis ran past its deadline")
+        yield text
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -93,7 +111,7 @@ class _DocCache:
     def analyse(self, texts: Sequence[str]) -> list[Doc]:
         with self._lock:
             todo = list(dict.fromkeys(t for t in texts if t not in self._docs))
-            for text, doc in zip(todo, reader().pipe(todo, batch_size=64)):
+            for text, doc in zip(todo, reader().pipe(todo, batch_size=64), strict=True):
                 self._docs[text] = doc
             docs = [self._docs[t] for t in texts]
             for t in texts:

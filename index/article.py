@@ -1,4 +1,4 @@
-"""The domain objects of ingestion: Article and Chunk."""
+"""The domain objects of ingestion: Article, Chunk, and Duplicate (an article left out)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +6,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from urllib.parse import urlsplit, urlunsplit
+from functools import lru_cache
+from importlib import resources
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 
 def _sha(text: str) -> str:
@@ -19,14 +21,34 @@ def normalise_body(body: str) -> str:
 
 
 def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, drop query, fragment and trailing slash.
+    """Lower-case scheme and host; drop the fragment, a trailing slash and tracking parameters.
 
-    Query strings on news sites are nearly always tracking parameters, so two
-    links to the same story should give the same article id.
+    The query stays: many news sites tell stories apart by it (``story?id=1``,
+    ``story?id=2``). Only the parameters listed in ``tracking_params.txt`` are
+    dropped, and the rest are sorted, so links that differ only in how the
+    reader got there, or in the order of their parameters, name one story.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # "http://[::1": such a link is not stored (qa_service.intake); keep it as written
+        return url.strip()
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, "", ""))
+    kept = sorted(pair for pair in parts.query.split("&") if pair and not _is_tracking(pair.split("=", 1)[0]))
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, "&".join(kept), ""))
+
+
+@lru_cache(maxsize=1)
+def _tracking_names() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Exact names and prefixes (``utm_*``) of the tracking parameters, lower-case."""
+    lines = resources.files("index").joinpath("tracking_params.txt").read_text(encoding="utf-8").splitlines()
+    names = [line.strip().lower() for line in lines if line.strip() and not line.startswith("#")]
+    return frozenset(n for n in names if not n.endswith("*")), tuple(n[:-1] for n in names if n.endswith("*"))
+
+
+def _is_tracking(name: str) -> bool:
+    exact, prefixes = _tracking_names()
+    name = unquote_plus(name).lower()
+    return name in exact or name.startswith(prefixes)
 
 
 def article_id_for(url: str | None, source: str, title: str, published_at: str | None) -> str:
@@ -108,6 +130,15 @@ class Article(ArticleFields):
     @property
     def timestamp(self) -> int | None:
         return parse_timestamp(self.published_at)
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An article not indexed because the article ``duplicate_of`` holds the same text (``content_hash``)."""
+
+    article_id: str
+    title: str
+    duplicate_of: str
 
 
 @dataclass(frozen=True)

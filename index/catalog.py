@@ -23,7 +23,12 @@ Vectors live in Chroma (``index.store``); article records live here, behind
 Both keep the same serialisation: a record is the JSON of ``ArticleRecord``'s
 fields, so the field list is written once, in the dataclass; a change to it
 bumps ``SCHEMA_VERSION``. Opening a catalog written by a newer version is a
-``CatalogVersionError``.
+``CatalogVersionError``; an older one is upgraded on open (its layout here,
+its article ids by the store, which then calls ``mark_current``).
+
+Versions: 1, ids hashed a URL without its query; 2, ids keep the query
+(``index.article.canonical_url``) and each record's ``content_hash`` is
+looked up (``holders``) to refuse an exact duplicate under another id.
 
 The generation is an opaque token that changes with every put and delete,
 from any process; workers and the keyword index compare it to know when to
@@ -31,6 +36,7 @@ reload. It changes after the records it covers are written.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -39,13 +45,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from index.article import Article, ArticleFields
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Records of a collection are read a page at a time when upgrading it.
+_PAGE = 1000
 
 
 class IncompatibleIndex(RuntimeError):
@@ -71,7 +79,9 @@ class ArticleRecord(ArticleFields):
 
     @classmethod
     def from_json(cls, text: str) -> ArticleRecord:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()})
+        # JSON is untyped; the record's fields type each value, lists as tuples
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(text).items()}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,9 @@ class CatalogEntry:
 
 
 class ArticleCatalog(Protocol):
+    version: int
+    """The schema version the catalog was written with (``SCHEMA_VERSION`` once current)."""
+
     def generation(self) -> str: ...
 
     def count(self) -> int: ...
@@ -96,11 +109,17 @@ class ArticleCatalog(Protocol):
 
     def with_body(self, article_id: str) -> tuple[ArticleRecord, str] | None: ...
 
+    def holders(self, hashes: Sequence[str]) -> dict[str, str]:
+        """For each of these content hashes that is stored, the id of an article holding it."""
+
     def put(self, entries: Sequence[CatalogEntry]) -> None:
         """Insert or replace, then change the generation."""
 
     def delete(self, article_id: str) -> bool:
         """False when it was not there (the generation then stays)."""
+
+    def mark_current(self) -> None:
+        """Record ``SCHEMA_VERSION``: the store has finished upgrading what the catalog cannot."""
 
     def close(self) -> None: ...
 
@@ -127,22 +146,40 @@ class SqliteCatalog:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise _newer(str(path), version)
-        if version == 0:
+        self.version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if self.version > SCHEMA_VERSION:
+            raise _newer(str(path), self.version)
+        if self.version == 0:
             self._create()
+        elif self.version == 1:
+            self._add_hash_column()
 
     def _create(self) -> None:
         # WAL: a reader in another process does not wait for a writer.
         self._db.execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:
             db.execute("CREATE TABLE IF NOT EXISTS articles (id TEXT PRIMARY KEY, record TEXT NOT NULL, "
-                       "body TEXT NOT NULL)")
+                       "body TEXT NOT NULL, content_hash TEXT NOT NULL DEFAULT '')")
+            db.execute("CREATE INDEX IF NOT EXISTS articles_by_hash ON articles (content_hash)")
             db.execute("CREATE TABLE IF NOT EXISTS generation (value TEXT NOT NULL)")
             if db.execute("SELECT count(*) FROM generation").fetchone()[0] == 0:
                 db.execute("INSERT INTO generation VALUES (?)", (uuid.uuid4().hex,))
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.version = SCHEMA_VERSION
+
+    def _add_hash_column(self) -> None:
+        """Version 1 to 2, the table's part: a ``content_hash`` column, filled from the records."""
+        with self._transaction() as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+            if "content_hash" not in columns:  # an upgrade cut short already added it
+                db.execute("ALTER TABLE articles ADD COLUMN content_hash TEXT NOT NULL DEFAULT ''")
+                db.execute("UPDATE articles SET content_hash = json_extract(record, '$.content_hash')")
+            db.execute("CREATE INDEX IF NOT EXISTS articles_by_hash ON articles (content_hash)")
+
+    def mark_current(self) -> None:
+        with self._lock:
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.version = SCHEMA_VERSION
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -179,6 +216,14 @@ class SqliteCatalog:
         rows = self._query("SELECT record, body FROM articles WHERE id = ?", (article_id,))
         return (ArticleRecord.from_json(rows[0][0]), rows[0][1]) if rows else None
 
+    def holders(self, hashes: Sequence[str]) -> dict[str, str]:
+        rows = self._query("SELECT content_hash, id FROM articles WHERE content_hash IN "
+                           "(SELECT value FROM json_each(?)) ORDER BY rowid", (json.dumps(list(hashes)),))
+        found: dict[str, str] = {}
+        for content_hash, article_id in rows:
+            found.setdefault(content_hash, article_id)  # the first stored
+        return found
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -186,9 +231,10 @@ class SqliteCatalog:
     def put(self, entries: Sequence[CatalogEntry]) -> None:
         with self._transaction() as db:
             # An update keeps the row (and so the article's place in the stored order).
-            db.executemany("INSERT INTO articles VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                           "SET record = excluded.record, body = excluded.body",
-                           [(e.record.id, e.record.to_json(), e.body) for e in entries])
+            db.executemany("INSERT INTO articles (id, record, body, content_hash) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (id) DO UPDATE SET record = excluded.record, body = excluded.body, "
+                           "content_hash = excluded.content_hash",
+                           [(e.record.id, e.record.to_json(), e.body, e.record.content_hash) for e in entries])
             db.execute("UPDATE generation SET value = ?", (uuid.uuid4().hex,))
 
     def delete(self, article_id: str) -> bool:
@@ -199,6 +245,10 @@ class SqliteCatalog:
             return True
 
 
+def _metadata(record: ArticleRecord) -> dict[str, str]:
+    return {"record": record.to_json(), "content_hash": record.content_hash}
+
+
 class ChromaCatalog:
     """Records in a collection of a Chroma server: document = body, metadata = the record's JSON."""
 
@@ -206,16 +256,32 @@ class ChromaCatalog:
         self.client = client
         self.name = name
         # get_or_create leaves the metadata of an existing collection as it is.
+        self.version = SCHEMA_VERSION
         self.records = client.get_or_create_collection(name, metadata=self._meta(), configuration={
             "hnsw": {"space": "cosine"}})
-        version = int((self.records.metadata or {}).get("catalog_schema", 0))
-        if version > SCHEMA_VERSION:
-            raise _newer(f"'{name}'", version)
+        self.version = int((self.records.metadata or {}).get("catalog_schema", 0))
+        if self.version > SCHEMA_VERSION:
+            raise _newer(f"'{name}'", self.version)
+        if self.version == 1:
+            self._add_hash_metadata()
 
-    @staticmethod
-    def _meta() -> dict:
-        # modify() replaces the whole metadata, so every write carries the schema version too.
-        return {"catalog_schema": SCHEMA_VERSION, "generation": uuid.uuid4().hex}
+    def _add_hash_metadata(self) -> None:
+        """Version 1 to 2, the collection's part: each record's ``content_hash`` as metadata, to look up."""
+        for offset in itertools.count(0, _PAGE):
+            got = self.records.get(include=["metadatas"], offset=offset, limit=_PAGE)
+            if not got["ids"]:
+                return
+            self.records.update(ids=got["ids"], metadatas=[_metadata(ArticleRecord.from_json(m["record"]))
+                                                           for m in got["metadatas"]])
+
+    def mark_current(self) -> None:
+        self.version = SCHEMA_VERSION
+        self.records.modify(metadata=self._meta())
+
+    def _meta(self) -> dict:
+        # modify() replaces the whole metadata, so every write carries the schema version too
+        # (the old one until the store's upgrade is done: one cut short is redone on the next open).
+        return {"catalog_schema": self.version, "generation": uuid.uuid4().hex}
 
     def generation(self) -> str:
         # The collection object caches its metadata; a fresh fetch sees other workers' writes.
@@ -232,11 +298,21 @@ class ChromaCatalog:
         if not ids:
             return {}
         got = self.records.get(ids=list(ids), include=["metadatas"])
-        return {i: ArticleRecord.from_json(m["record"]) for i, m in zip(got["ids"], got["metadatas"])}
+        return {i: ArticleRecord.from_json(m["record"]) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
 
     def with_body(self, article_id: str) -> tuple[ArticleRecord, str] | None:
         got = self.records.get(ids=[article_id], include=["metadatas", "documents"])
         return (ArticleRecord.from_json(got["metadatas"][0]["record"]), got["documents"][0]) if got["ids"] else None
+
+    def holders(self, hashes: Sequence[str]) -> dict[str, str]:
+        if not hashes:
+            return {}
+        got = self.records.get(where={"content_hash": {"$in": list(hashes)}}, include=["metadatas"])
+        found: dict[str, str] = {}
+        # The collection keeps no order of storing: the least id, so every worker names the same one.
+        for article_id, meta in sorted(zip(got["ids"], got["metadatas"], strict=True)):
+            found.setdefault(meta["content_hash"], article_id)
+        return found
 
     def close(self) -> None:
         """Nothing of its own to release: the Chroma client is the store's."""
@@ -246,7 +322,7 @@ class ChromaCatalog:
 
         for ids, vectors, metadatas, documents in create_batches(
             self.client, [e.record.id for e in entries], [e.vector.tolist() for e in entries],
-            [{"record": e.record.to_json()} for e in entries], [e.body for e in entries],
+            [_metadata(e.record) for e in entries], [e.body for e in entries],
         ):
             self.records.upsert(ids=ids, embeddings=vectors, metadatas=metadatas, documents=documents)
         self.records.modify(metadata=self._meta())

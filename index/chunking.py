@@ -42,9 +42,10 @@ class Chunker:
         self.size = chunk_size
         self.overlap = chunk_overlap
 
-    def chunk(self, article: Article) -> list[Chunk]:
+    def chunk(self, article: Article, deadline: float | None = None) -> list[Chunk]:
+        """``AnalysisTimeout`` past ``deadline`` (``time.monotonic()``)."""
         body = article.body
-        spans = sentence_spans(body)
+        spans = sentence_spans(body, deadline)
         lengths = [len(body[a:b].split()) for a, b in spans]
         return [Chunk(article.id, n, body[spans[i][0]:spans[j][1]], spans[i][0], spans[j][1])
                 for n, (i, j) in enumerate(pack_sentences(spans, lengths, self.size, self.overlap))]

@@ -18,20 +18,27 @@ collection (one-dimensional placeholder vectors and a generation
 pseudo-record), is migrated when opened: its records are copied into the
 catalog, then that collection is dropped. A migration cut short is redone
 on the next open (the copy is an upsert; the old collection goes last).
+
+A catalog of schema version 1 named articles by their URL without its query
+(``story?id=1`` and ``story?id=2`` were one article). On open, each article
+whose id this version derives differently is moved to its new id: chunks and
+sentences copied, then the new record, then the old chunks, sentences and
+record removed; the catalog is marked current last, so an upgrade cut short
+is finished on the next open.
 """
 from __future__ import annotations
 
 import itertools
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from index.analysis import ANALYZER_ID
-from index.article import Article, Chunk, chunk_id
-from index.catalog import ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
+from index.article import Article, Chunk, article_id_for, chunk_id
+from index.catalog import SCHEMA_VERSION, ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
 
 _PAGE = 5000
 # Records of the first layout are copied a page at a time, with their chunks' vectors.
@@ -73,7 +80,8 @@ class StoredChunk(Chunk):
     @classmethod
     def from_chroma(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> StoredChunk:
         # Chroma drops None values, so a missing key reads as None.
-        return cls(id=chunk_id, text=text, **{name: meta.get(name) for name in _CHUNK_META})
+        values: dict[str, Any] = {name: meta.get(name) for name in _CHUNK_META}
+        return cls(id=chunk_id, text=text, **values)
 
 
 _CHUNK_META = [f.name for f in fields(StoredChunk) if f.name not in ("id", "text")]
@@ -117,7 +125,8 @@ def _first_layout_record(article_id: str, meta: dict[str, Any]) -> ArticleRecord
     """A record of the first layout: the fields as metadata, lists as JSON, the chunk count as ``n_chunks``."""
     values = {**meta, "id": article_id, "chunks": meta["n_chunks"],
               "authors": tuple(json.loads(meta["authors"])), "captions": tuple(json.loads(meta["captions"]))}
-    return ArticleRecord(**{f.name: values.get(f.name) for f in fields(ArticleRecord)})
+    record: dict[str, Any] = {f.name: values.get(f.name) for f in fields(ArticleRecord)}
+    return ArticleRecord(**record)
 
 
 def _without_none(meta: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +170,7 @@ class ChromaStore:
         )
         self._max_batch = min(client.get_max_batch_size(), 4096)
         self.catalog = open_catalog(client, name)
-        self._migrate_first_layout(f"{name}__articles")
+        self._upgrade(f"{name}__articles")
 
     def close(self) -> None:
         """Close the catalog and the Chroma client (Chroma frees its system once its last client closes)."""
@@ -191,23 +200,68 @@ class ChromaStore:
             f"but this version uses '{ANALYZER_ID}'; re-ingest the articles into a new data directory "
             "or collection")
 
-    def _migrate_first_layout(self, old_name: str) -> None:
-        """Copy the records of a ``NAME__articles`` collection into the catalog, then drop it."""
+    def _upgrade(self, first_layout: str) -> None:
+        """Bring an index of an older layout or schema version up to this one (see the module docstring)."""
         from chromadb.errors import NotFoundError
 
         try:
-            old = self.client.get_collection(old_name)
+            old = self.client.get_collection(first_layout)
         except NotFoundError:
+            old = None
+        if old is not None:
+            self._copy_first_layout(old)
+        if old is not None or self.catalog.version < SCHEMA_VERSION:
+            for record, new_id in self._renamed():
+                self._move(record, new_id)
+            self.catalog.mark_current()
+        if old is not None:
+            self.client.delete_collection(first_layout)
+
+    def _renamed(self) -> list[tuple[ArticleRecord, str]]:
+        """Records whose id this version derives differently from their fields, with the new id."""
+        moves: list[tuple[ArticleRecord, str]] = []
+        offset = 0
+        while records := self.catalog.list(offset, _MIGRATION_PAGE):
+            offset += len(records)
+            for record in records:
+                new_id = article_id_for(record.url, record.source, record.title, record.published_at)
+                if new_id != record.id:
+                    moves.append((record, new_id))
+        return moves
+
+    def _move(self, record: ArticleRecord, new_id: str) -> None:
+        """Store one article under ``new_id``, then remove it from its old id."""
+        found = self.catalog.with_body(record.id)
+        if found is None:
             return
+        if not self.catalog.get_many([new_id]):  # else a move cut short already wrote it
+            vectors = self._copy_vectors(self.chunks, record.id, new_id)
+            self._copy_vectors(self.sentences, record.id, new_id)
+            self.catalog.put([CatalogEntry(replace(record, id=new_id), found[1], self._mean(vectors))])
+        self.chunks.delete(where={"article_id": record.id})
+        self.sentences.delete(where={"article_id": record.id})
+        self.catalog.delete(record.id)
+
+    def _copy_vectors(self, collection, old_id: str, new_id: str) -> np.ndarray:
+        """Copy an article's rows of ``collection`` (chunks or sentences) to ids under ``new_id``; their vectors."""
+        got = collection.get(where={"article_id": old_id}, include=["embeddings", "documents", "metadatas"])
+        rows = list(zip(got["ids"], got["embeddings"], got["documents"], got["metadatas"], strict=True))
+        for batch in _batches(rows, self._max_batch):
+            collection.upsert(ids=[new_id + i.removeprefix(old_id) for i, _, _, _ in batch],
+                              embeddings=[v for _, v, _, _ in batch], documents=[d for _, _, d, _ in batch],
+                              metadatas=[{**m, "article_id": new_id} for _, _, _, m in batch])
+        return np.array([v for _, v, _, _ in rows])
+
+    def _copy_first_layout(self, old) -> None:
+        """Copy the records of a ``NAME__articles`` collection into the catalog."""
         for offset in itertools.count(0, _MIGRATION_PAGE):
             got = old.get(where={"kind": "article"}, include=["metadatas", "documents"],
                           offset=offset, limit=_MIGRATION_PAGE)
             if not got["ids"]:
                 break
-            records = [_first_layout_record(i, m) for i, m in zip(got["ids"], got["metadatas"])]
-            self.catalog.put([CatalogEntry(r, body, self._mean(v))
-                              for r, body, v in zip(records, got["documents"], self._chunk_vectors(records))])
-        self.client.delete_collection(old_name)
+            records = [_first_layout_record(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+            self.catalog.put([CatalogEntry(r, body, self._mean(v)) for r, body, v
+                              in zip(records, got["documents"], self._chunk_vectors(records), strict=True)])
 
     # -- articles ---------------------------------------------------------
     def article_record(self, article_id: str) -> ArticleRecord | None:
@@ -216,6 +270,10 @@ class ChromaStore:
     def article_records(self, ids: Sequence[str]) -> dict[str, ArticleRecord]:
         """Records of those articles that exist, by id (one round trip)."""
         return self.catalog.get_many(ids)
+
+    def holders(self, content_hashes: Sequence[str]) -> dict[str, str]:
+        """For each stored content hash among these, the id of an article holding it."""
+        return self.catalog.holders(content_hashes)
 
     def article_with_body(self, article_id: str) -> tuple[ArticleRecord, str] | None:
         return self.catalog.with_body(article_id)
@@ -255,8 +313,8 @@ class ChromaStore:
             self.sentences.delete(where={"article_id": {"$in": replaced}})
         sentence_rows = [
             (w.article, sentence_id(c.id, i), text, vector)
-            for w in writes for c, texts, vectors in zip(w.chunks, w.sentences, w.sentence_vectors)
-            for i, (text, vector) in enumerate(zip(texts, vectors))
+            for w in writes for c, texts, vectors in zip(w.chunks, w.sentences, w.sentence_vectors, strict=True)
+            for i, (text, vector) in enumerate(zip(texts, vectors, strict=True))
         ]
         for batch in _batches(sentence_rows, self._max_batch):
             self.sentences.upsert(
@@ -265,7 +323,7 @@ class ChromaStore:
                 metadatas=[_without_none({"article_id": a.id, "source": a.source, "published_ts": a.timestamp})
                            for a, _, _, _ in batch],
             )
-        rows = [(StoredChunk.of(w.article, c), v) for w in writes for c, v in zip(w.chunks, w.vectors)]
+        rows = [(StoredChunk.of(w.article, c), v) for w in writes for c, v in zip(w.chunks, w.vectors, strict=True)]
         for batch in _batches(rows, self._max_batch):
             self.chunks.upsert(
                 ids=[c.id for c, _ in batch], embeddings=[v.tolist() for _, v in batch],
@@ -281,7 +339,7 @@ class ChromaStore:
         found: dict[str, Any] = {}
         for ids in _batches([i for r in records for i in _chunk_ids(r.id, r.chunks)], self._max_batch):
             got = self.chunks.get(ids=list(ids), include=["embeddings"])
-            found.update(zip(got["ids"], got["embeddings"]))
+            found.update(zip(got["ids"], got["embeddings"], strict=True))
         return [np.array([found[i] for i in _chunk_ids(r.id, r.chunks) if i in found]) for r in records]
 
     def _mean(self, vectors: np.ndarray) -> np.ndarray:
@@ -308,27 +366,28 @@ class ChromaStore:
         got = self.chunks.query(
             query_embeddings=[vector.tolist()], n_results=n, where=where or None, include=["distances"],
         )
-        return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0])]
+        return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def nearest_sentences(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """Ids of the nearest sentences (``sentence_id`` form) with their cosine similarity, best first."""
         got = self.sentences.query(
             query_embeddings=[vector.tolist()], n_results=n, where=where or None, include=["distances"],
         )
-        return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0])]
+        return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by id (ids not stored are left out)."""
         if not ids:
             return {}
         got = self.sentences.get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
 
     def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         if not ids:
             return []
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
-        by_id = {i: StoredChunk.from_chroma(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        by_id = {i: StoredChunk.from_chroma(i, d, m)
+                 for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
         return [by_id[i] for i in ids if i in by_id]
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
@@ -338,6 +397,6 @@ class ChromaStore:
             got = self.chunks.get(include=["documents", "metadatas"], offset=offset, limit=_PAGE)
             if not got["ids"]:
                 return
-            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 yield StoredChunk.from_chroma(i, d, m)
             offset += len(got["ids"])

@@ -84,7 +84,8 @@ class Services:
 
     @cached_property
     def ingestor(self) -> Ingestor:
-        return Ingestor(Chunker(self.settings.chunk_size, self.settings.chunk_overlap), self.embedder, self.store)
+        s = self.settings
+        return Ingestor(Chunker(s.chunk_size, s.chunk_overlap), self.embedder, self.store, s.analysis_timeout_s)
 
     @cached_property
     def retriever(self) -> Retriever:

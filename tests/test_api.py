@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import socket
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -437,6 +439,44 @@ BAD_REQUESTS = [
     ("data: article URL in a list", "post", "/v1/articles",
      {"json": [{"title": "Fine", "body": "Fine text."}, {"body": "x", "url": "data:text/html,<b>hi</b>"}]},
      422, "validation_error", "articles[1].url"),
+    ("more files than the batch limit", "post", "/v1/articles",
+     {"files": [("files", (f"note{n}.txt", _PLAIN)) for n in range(6)]}, 413, "batch_too_large",
+     "QA_MAX_BATCH_ARTICLES"),
+    ("as_of given as a number", "post", "/v1/ask", {"json": {"question": "Who?", "as_of": 0}}, 422,
+     "validation_error", "YYYY-MM-DD"),
+    ("published_after given as a number", "post", "/v1/search",
+     {"json": {"query": "Fink", "filters": {"published_after": 0}}}, 422, "validation_error",
+     '"field": "filters.published_after"'),
+    ("a date with a time", "post", "/v1/ask", {"json": {"question": "Who?", "as_of": "2025-09-01T00:00:00"}},
+     422, "validation_error", "as_of"),
+    ("lone surrogate in a chat user field", "post", "/v1/chat/completions",
+     {"content": b'{"messages": [{"role": "user", "content": "Who?"}], "user": "\\ud800"}', "headers": _JSON},
+     422, "validation_error", '"field": "user"'),
+    ("lone surrogate in a chat message name", "post", "/v1/chat/completions",
+     {"content": b'{"messages": [{"role": "user", "content": "Who?", "name": "\\udfff"}]}', "headers": _JSON},
+     422, "validation_error", '"field": "messages[0].name"'),
+    ("escaped NUL in a title", "post", "/v1/articles",
+     {"content": b'{"title": "Ferry\\u0000line", "body": "Text."}', "headers": _JSON}, 422, "validation_error",
+     '"field": "article.title"'),
+    ("escaped NUL in a source", "post", "/v1/articles",
+     {"content": b'{"title": "T", "body": "Text.", "source": "\\u0000"}', "headers": _JSON}, 422,
+     "validation_error", '"field": "article.source"'),
+    ("blank ?source=", "post", "/v1/articles",
+     {"files": {"files": ("note.txt", _PLAIN)}, "params": {"source": "  "}}, 422, "validation_error",
+     '"field": "query.source"'),
+    ("NUL in ?source=", "post", "/v1/articles",
+     {"files": {"files": ("note.txt", _PLAIN)}, "params": {"source": "wire\x00"}}, 422, "validation_error",
+     "control character"),
+    ("a host with a space", "post", "/v1/articles",
+     {"json": {"title": "Link", "body": "Text.", "url": "https://exa mple.com/"}}, 422, "validation_error",
+     "article.url"),
+    ("port 99999", "post", "/v1/articles",
+     {"json": {"title": "Link", "body": "Text.", "url": "https://example.com:99999/"}}, 422, "validation_error",
+     "article.url"),
+    *((f"{field} over its limit", "post", "/v1/articles", {"json": {"title": "T", "body": "Text.", field: value}},
+       413, "article_too_large", f"article.{field}: the {field}")
+      for field, value in (("title", "T" * 501), ("source", "s" * 201), ("authors", ["A" * 2001]),
+                           ("captions", ["c" * 20_001]), ("url", "https://example.com/" + "p" * 2000))),
 ]
 
 
@@ -456,6 +496,8 @@ def test_bad_input_is_a_json_error_and_loses_nothing(client, method, path, kwarg
 
 JSON_ROUTES = ["/v1/articles", "/v1/ask", "/v1/search", "/v1/chat/completions"]
 FAULTS = [
+    ("empty", b"", "application/json", 422, "validation_error"),
+    ("an encoded surrogate", b'{"question": "\xed\xa0\x80?"}', "application/json", 400, "invalid_json"),
     ("malformed", b'{"question": "Who', "application/json", 400, "invalid_json"),
     ("not UTF-8", b'{"question": "caf\xe9?"}', "application/json", 400, "invalid_json"),
     ("nested 10,000 deep", b"[" * 10_000 + b"]" * 10_000, "application/json", 400, "invalid_json"),
@@ -738,3 +780,114 @@ def test_a_hang_up_while_the_passages_are_read_stops_the_job_before_the_model_ru
     finally:
         hung_up.set()
         loop.close()
+
+
+# -- methods, failures, bounded ingest, access log ------------------------------
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("put", "/v1/articles/0123456789abcdef", "DELETE, GET, HEAD"), ("put", "/v1/ask", "POST"),
+    ("post", "/healthz", "GET, HEAD"), ("delete", "/v1/articles", "GET, HEAD, POST"),
+])
+def test_405_names_every_method_of_the_path(client, method, path, allowed):
+    refused = client.request(method, path)
+    assert refused.status_code == 405 and refused.json()["error"]["code"] == "method_not_allowed"
+    assert refused.headers["allow"] == allowed
+
+
+@pytest.mark.parametrize("path, content_type", [("/healthz", "application/json"), ("/readyz", "application/json"),
+                                                ("/favicon.ico", "image/svg+xml"), ("/", "text/html")])
+def test_head_answers_wherever_get_does(client, path, content_type):
+    head = client.head(path)
+    assert head.status_code == 200 and head.content == b"", path
+    assert head.headers["content-type"].startswith(content_type)
+    assert int(head.headers["content-length"]) == len(client.get(path).content)
+
+
+def test_a_500_closes_the_connection(live, monkeypatch):
+    def broken(*_args):
+        raise RuntimeError("the index broke in a way nobody planned for")
+
+    monkeypatch.setattr(live.app.state.runtime.services.store, "list_articles", broken)
+    with httpx.Client(base_url=live.url, timeout=60) as http:
+        failed = http.get("/v1/articles")
+        assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal_error"
+        assert failed.headers["connection"] == "close"
+        assert "nobody planned" not in failed.text
+        assert http.get("/healthz").status_code == 200  # on a new connection, not a reset one
+
+
+def _worst_body(n: int) -> str:
+    """Words of letters and punctuation: text enough to index, the costliest shape for spaCy's tokenizer.
+    A new text each time: the tokenizer remembers the words it has cut."""
+    rng = random.Random(uuid.uuid4().int)
+    return "".join(rng.choice("abcdefghij") + rng.choice("!?.,;:()[]{}'\"“”«»<>") for _ in range(n // 2))
+
+
+def test_an_article_past_its_bound_fails_alone_and_a_small_upload_is_not_held_up(api_services, api_uvicorn,
+                                                                                 tmp_path):
+    """The issue's case: a punctuation body and a 200,000-character worst case in one upload with
+    a good file. Both fail within their bound (QA_ANALYSIS_TIMEOUT_S, 1 s here), the good file is
+    stored, and small uploads sent meanwhile take at most a second longer than alone."""
+    services = api_services.variant(data_dir=tmp_path, collection=f"bound{uuid.uuid4().hex[:8]}",
+                                    analysis_timeout_s=1.0)
+    url = api_uvicorn(create_app(services.settings, services))
+    notes = iter(range(1000))
+
+    def small() -> float:
+        n = next(notes)
+        started = time.monotonic()
+        stored = httpx.post(f"{url}/v1/articles", timeout=60, json={
+            "title": f"Harbour note {n}", "body": f"The ferry ran {n} minutes late on Monday because of fog."})
+        assert stored.status_code == 200 and stored.json()["added"] == 1, stored.text
+        return time.monotonic() - started
+
+    alone = min(small() for _ in range(3))
+    files = [("files", ("punctuation.txt", ("!?." * 2000).encode())),
+             ("files", ("worst.txt", _worst_body(200_000).encode())),
+             ("files", ("ferry.md", ("# Ferry line opens\n\n" + CHEESE["body"]).encode()))]
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        big = pool.submit(httpx.post, f"{url}/v1/articles", files=files, timeout=120)
+        meanwhile = []
+        while not big.done():
+            meanwhile.append(small())
+        took = time.monotonic() - started
+        report = big.result().json()
+    assert report["added"] == 1 and len(report["failed"]) == 2, report
+    reasons = " | ".join(f["reason"] for f in report["failed"])
+    assert "not text" in reasons and "took over 1 s (QA_ANALYSIS_TIMEOUT_S)" in reasons
+    assert took < 1.0 + 20, "the bound, plus the good file's embedding and writes (a generous margin)"
+    assert meanwhile and max(meanwhile) < alone + 1.0, (alone, meanwhile)
+
+
+def test_a_key_in_a_query_string_is_not_written_to_the_access_log(api_services):
+    import uvicorn
+
+    app = create_app(api_settings(api_services, api_key=KEY), api_services)
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info"))
+    handler = Keep()
+    logging.getLogger("uvicorn.access").addHandler(handler)  # uvicorn's access logger does not propagate
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive()
+            time.sleep(0.05)
+        for query in (f"api_key={KEY}&limit=1", f"key={KEY}", f"token=abc&q={KEY}"):
+            httpx.get(f"http://127.0.0.1:{port}/v1/articles?{query}", timeout=60)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        logging.getLogger("uvicorn.access").removeHandler(handler)
+    assert len(lines) == 3 and all("/v1/articles?" in line for line in lines), lines
+    assert not any(KEY in line or "abc" in line for line in lines), lines

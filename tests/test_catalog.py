@@ -3,14 +3,17 @@ typed records, the write generation across instances, the schema version, and th
 of the first layout (records in ``NAME__articles`` with placeholder vectors)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pytest
 
 from index.article import Article
-from index.catalog import ArticleRecord, CatalogVersionError, SqliteCatalog, open_catalog
+from index.catalog import SCHEMA_VERSION, ArticleRecord, CatalogVersionError, SqliteCatalog, open_catalog
 from index.store import ChromaStore
 
 
@@ -118,3 +121,73 @@ def test_the_first_layout_is_migrated_on_open(fresh_services):
         mean = np.mean(chunks, axis=0)
         got = reopened.catalog.records.get(ids=[long.id], include=["embeddings"])["embeddings"][0]
         assert np.allclose(got, mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def _first_rule_id(url: str) -> str:
+    """An article's id before schema version 2: the URL without its query."""
+    parts = urlsplit(url)
+    key = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/") or "/", "", ""))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _as_version_1(store: ChromaStore) -> None:
+    """The catalog as schema version 1 kept it: no content hash to look up, the version 1."""
+    if isinstance(store.catalog, SqliteCatalog):
+        with sqlite3.connect(store.catalog.path) as db:
+            db.execute("DROP INDEX articles_by_hash")
+            db.execute("ALTER TABLE articles DROP COLUMN content_hash")
+            db.execute("PRAGMA user_version = 1")
+        return
+    records = store.catalog.records
+    got = records.get(include=["metadatas", "documents", "embeddings"])
+    records.delete(ids=got["ids"])
+    records.add(ids=got["ids"], documents=got["documents"], embeddings=got["embeddings"],
+                metadatas=[{"record": m["record"]} for m in got["metadatas"]])
+    records.modify(metadata={"catalog_schema": 1, "generation": "v1"})
+
+
+def _query_story(n: int, body: str | None = None) -> Article:
+    return Article.create(title=f"Council vote {n}", url=f"https://news.example.com/story?id={n}",
+                          body=body or f"The council voted {n} times on the budget. The mayor spoke {n} times.",
+                          source="example", published_at="2025-03-02")
+
+
+def test_two_stories_told_apart_by_their_query_are_two_articles(fresh_services):
+    report = fresh_services.ingestor.ingest([_query_story(1), _query_story(2)])
+    assert (report.added, report.updated) == (2, 0)
+    tracked = Article.create(title="Council vote 1", url="https://news.example.com/story?id=1&utm_source=feed",
+                             body=_query_story(1).body, source="example", published_at="2025-03-02")
+    again = fresh_services.ingestor.ingest([tracked])
+    assert (again.added, again.updated) == (0, 1), "a tracking parameter names the same story (its link changed)"
+    assert sorted(r.id for r in fresh_services.store.list_articles()) == sorted([tracked.id, _query_story(2).id])
+
+
+def test_an_index_written_before_query_ids_opens_lists_and_updates(fresh_services):
+    """An index of schema version 1 (ids from the URL without its query), written here with that
+    rule, is moved to this version's ids when opened: chunks, sentences and records alike."""
+    long_body = " ".join(f"Sentence {i} says the council met {i} times about the harbour." for i in range(40))
+    old = [replace(_query_story(1, long_body), id=_first_rule_id(_query_story(1).url)), _article(3)]
+    fresh_services.ingestor.ingest(old)
+    store = fresh_services.store
+    _as_version_1(store)
+    assert {r.id for r in store.list_articles()} == {old[0].id, old[1].id}
+
+    reopened = _reopen(fresh_services)
+    story = _query_story(1, long_body)
+    assert story.id != old[0].id and reopened.catalog.version == SCHEMA_VERSION
+    listed = reopened.list_articles()
+    assert [r.id for r in listed] == [old[1].id, story.id]  # an unmoved one keeps its place
+    assert reopened.article_with_body(story.id)[1] == long_body
+    chunk_ids = reopened.chunks.get(where={"article_id": story.id})["ids"]
+    assert sorted(chunk_ids) == sorted(f"{story.id}:{n}" for n in range(listed[1].chunks)) and len(chunk_ids) > 1
+    assert not reopened.chunks.get(where={"article_id": old[0].id})["ids"]
+    sentences = reopened.sentences.get(where={"article_id": story.id})["ids"]
+    assert sentences and all(i.startswith(f"{story.id}:") for i in sentences)
+    assert not reopened.sentences.get(where={"article_id": old[0].id})["ids"]
+
+    services = fresh_services.variant()  # a new container over the migrated index
+    again = services.ingestor.ingest([story, _article(3)])
+    assert (again.unchanged, again.added, again.updated) == (2, 0, 0)
+    edited = services.ingestor.ingest([_query_story(1, long_body + " The vote passed."), _query_story(2)])
+    assert (edited.updated, edited.added) == (1, 1)
+    assert len(services.store.list_articles()) == 3

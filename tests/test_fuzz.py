@@ -104,3 +104,56 @@ def test_no_input_breaks_the_api(api_schema, server, method, path, keyed):
         check(case)
 
     fuzz()
+
+
+# The hostile-input probe's cases (issue 24), sent through schemathesis like the generated ones
+# and held to the same checks, each with the status the contract gives it.
+_JSON = "application/json"
+_CHAT = [{"role": "user", "content": "Who won the marathon?"}]
+EXAMPLES = [
+    ("more files than the batch limit", "/v1/articles", "POST",
+     {"body": {"files": [b"One note.", b"Two.", b"Three.", b"Four."]}, "media_type": "multipart/form-data"}, 413),
+    ("empty body, articles", "/v1/articles", "POST", {"media_type": _JSON, "headers": {"Content-Type": _JSON}}, 422),
+    ("empty body, ask", "/v1/ask", "POST", {"media_type": _JSON, "headers": {"Content-Type": _JSON}}, 422),
+    ("an encoded surrogate, articles", "/v1/articles", "POST",
+     {"body": b'{"title": "T", "body": "\xed\xa0\x80"}', "media_type": _JSON}, 400),
+    ("an encoded surrogate, ask", "/v1/ask", "POST", {"body": b'{"question": "\xed\xa0\x80?"}', "media_type": _JSON},
+     400),
+    ("as_of as a number", "/v1/ask", "POST", {"body": {"question": "Who?", "as_of": 0}, "media_type": _JSON}, 422),
+    ("published_after as a number", "/v1/search", "POST",
+     {"body": {"query": "marathon", "filters": {"published_after": 0}}, "media_type": _JSON}, 422),
+    ("lone surrogate in chat user", "/v1/chat/completions", "POST",
+     {"body": {"messages": _CHAT, "user": "\ud800"}, "media_type": _JSON}, 422),
+    ("lone surrogate in a message name", "/v1/chat/completions", "POST",
+     {"body": {"messages": [{**_CHAT[0], "name": "\udfff"}]}, "media_type": _JSON}, 422),
+    ("NUL in a title", "/v1/articles", "POST", {"body": {"title": "a\x00b", "body": "Text."}, "media_type": _JSON},
+     422),
+    ("NUL in a source", "/v1/articles", "POST",
+     {"body": {"title": "T", "body": "Text.", "source": "\x00"}, "media_type": _JSON}, 422),
+    ("blank ?source=", "/v1/articles", "POST",
+     {"body": {"files": [b"A note."]}, "media_type": "multipart/form-data", "query": {"source": "  "}}, 422),
+    ("a host with a space", "/v1/articles", "POST",
+     {"body": {"title": "T", "body": "Text.", "url": "https://exa mple.com/"}, "media_type": _JSON}, 422),
+    ("port 99999", "/v1/articles", "POST",
+     {"body": {"title": "T", "body": "Text.", "url": "https://example.com:99999/"}, "media_type": _JSON}, 422),
+    ("a title over its limit", "/v1/articles", "POST",
+     {"body": {"title": "T" * 501, "body": "Text."}, "media_type": _JSON}, 413),
+    ("a wrong method", "/v1/articles/{article_id}", "GET",
+     {"method": "PUT", "path_parameters": {"article_id": "0123456789abcdef"}}, 405),
+    ("HEAD /healthz", "/healthz", "GET", {"method": "HEAD"}, 200),
+    ("HEAD /readyz", "/readyz", "GET", {"method": "HEAD"}, 200),
+]
+
+
+@pytest.mark.parametrize("path, method, fields, status", [e[1:] for e in EXAMPLES], ids=[e[0] for e in EXAMPLES])
+def test_the_probe_cases_get_their_documented_answer(api_schema, server, path, method, fields, status):
+    case = api_schema[path][method].Case(**fields)
+    case.headers = {**(case.headers or {}), **AUTH}
+    response = case.call(base_url=server, timeout=120)
+    assert response.status_code == status, response.text
+    if case.method == "HEAD":  # headers only: there is no body to hold to a schema
+        assert response.content == b""
+        return
+    case.validate_response(response, checks=CHECKS)
+    if status == 405:
+        assert response.headers["allow"] == ["DELETE, GET, HEAD"]

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import pairwise
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.article import Article
+from index.article import Article, Duplicate
 from index.chunking import Chunker
 from index.store import ChromaStore, EmbeddingModelMismatch
 
@@ -152,3 +153,60 @@ def test_cli_ingest_reports_bad_files_and_keeps_good_ones(tmp_path):
     assert shown["body"] == "The Pine Island ferry sailed." and shown["published_at"] == "2025-03-02"
     assert _cli("articles", "delete", article_id, data_dir=data).returncode == 0
     assert _cli("articles", "show", article_id, data_dir=data).returncode == 1
+
+
+WIRE = ("SEOUL, March 2 (Wire) - The Bank of Korea held its policy rate at 2.5 percent on Thursday. "
+        "Governor Rhee said inflation had eased.")
+
+
+def _copy(outlet: str, body: str = WIRE) -> Article:
+    return Article.create(title=f"Bank of Korea holds rates ({outlet})", body=body,
+                          url=f"https://{outlet}.example.com/boc", source=outlet, published_at="2025-03-02")
+
+
+def test_an_exact_duplicate_under_another_id_is_reported_not_indexed(fresh_services):
+    ingestor, store = fresh_services.ingestor, fresh_services.store
+    first = ingestor.ingest([_copy("herald"), _copy("times")])  # wire copy republished, in one batch
+    assert (first.added, first.article_ids) == (1, [_copy("herald").id])
+    assert first.duplicates == [Duplicate(_copy("times").id, _copy("times").title, _copy("herald").id)]
+    chunks = store.count_chunks()
+
+    # Whitespace does not make a new text (the hash is of the normalised body).
+    later = ingestor.ingest([_copy("post", WIRE.replace(" - ", "  -\n "))])
+    assert later.added == 0 and [d.duplicate_of for d in later.duplicates] == [_copy("herald").id]
+    assert store.count_articles() == 1 and store.count_chunks() == chunks
+
+    # The holder itself: unchanged, or updated on a metadata edit; never its own duplicate.
+    assert ingestor.ingest([_copy("herald")]).unchanged == 1
+    retitled = replace(_copy("herald"), title="Rates held")
+    assert ingestor.ingest([retitled]).updated == 1
+
+    # Once the holder is gone, a copy may be indexed.
+    assert store.delete_article(retitled.id)
+    assert ingestor.ingest([_copy("times")]).added == 1
+
+
+def _failing_body(n: int) -> str:
+    """Words of letters and punctuation: half letters (text enough to index), and the costliest
+    shape for spaCy's tokenizer. A new text each time: the tokenizer remembers the words it has cut."""
+    import random
+    import uuid
+
+    rng = random.Random(uuid.uuid4().int)
+    return "".join(rng.choice("abcdefghij") + rng.choice("!?.,;:()[]{}'\"“”«»<>") for _ in range(n // 2))
+
+
+def test_an_article_that_cannot_be_analysed_in_time_fails_alone(fresh_services):
+    ingestor = fresh_services.variant(analysis_timeout_s=0.5).ingestor
+    good = _article(BODY)
+    punctuation = Article.create(title="Punctuation", body="!?." * 2000)
+    worst = Article.create(title="Worst case", body=_failing_body(200_000))
+    started = time.monotonic()
+    report = ingestor.ingest([punctuation, worst, good])
+    assert (report.added, report.article_ids) == (1, [good.id])
+    reasons = {f.path: f.reason for f in report.failed}
+    assert "not text" in reasons["article 'Punctuation'"]
+    assert "took over 0.5 s (QA_ANALYSIS_TIMEOUT_S)" in reasons["article 'Worst case'"]
+    # The bound (0.5 s) plus the good article's embedding and writes: generous margins.
+    assert time.monotonic() - started < 30
+    assert fresh_services.store.count_articles() == 1

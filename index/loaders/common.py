@@ -65,8 +65,11 @@ def decode_text(data: bytes) -> str:
 
 
 def host_of(url: str | None) -> str | None:
-    """The URL's host without a leading "www.", or None."""
-    host = urlsplit(url).hostname if url else None
+    """The URL's host without a leading "www.", or None (also for a URL that cannot be parsed)."""
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:
+        return None
     return host.removeprefix("www.") if host else None
 
 

@@ -13,10 +13,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from qa_service.api import routes_articles, routes_ask, routes_health, routes_openai, routes_page, routes_sources
+from qa_service.api.access_log import redact_access_log
 from qa_service.api.auth import ApiKeyGuard, is_public, public_paths
 from qa_service.api.body_limit import BodyLimit
 from qa_service.api.deps import Runtime
 from qa_service.api.errors import install_error_handlers
+from qa_service.api.head import HeadAsGet
 from qa_service.api.inference import InferenceQueue
 from qa_service.api.metrics import Metrics, MetricsMiddleware
 from qa_service.services import Services
@@ -54,9 +56,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app = FastAPI(title="qa-service", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
+    redact_access_log(http.api_key)
     # Added innermost first: metrics see every response, CORS answers preflights
     # (which carry no key) before the key guard, and a request without the key is
-    # refused before its body is looked at.
+    # refused before its body is looked at; only the routes see a HEAD as a GET.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=int(http.max_upload_mb * 2**20), setting="QA_MAX_UPLOAD_MB")
     if http.api_key:
         app.add_middleware(ApiKeyGuard, key=http.api_key, metrics_public=http.metrics_public)
@@ -91,4 +95,4 @@ def _document_key(app: FastAPI, public: frozenset[str]) -> None:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to change the schema

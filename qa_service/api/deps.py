@@ -1,10 +1,14 @@
 """What routes get from the app: the runtime objects and the request checks."""
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 
 from qa_service.api.errors import ApiError
 from qa_service.api.inference import InferenceQueue
@@ -30,6 +34,28 @@ class Runtime:
 
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
+
+
+class _StrictJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            # Starlette's json.loads of bytes decodes with "surrogatepass": an encoded surrogate
+            # (ED A0 80) would become a string no response can hold. A decoding error here is
+            # FastAPI's 400 with this cause, which errors.py renders as invalid_json.
+            self._json = json.loads((await self.body()).decode("utf-8-sig"))
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """A route whose JSON body must be UTF-8 (RFC 8259), as /v1/articles reads it."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictJsonRequest(request.scope, request.receive))
+
+        return strict
 
 
 def is_json(content_type: str | None) -> bool:

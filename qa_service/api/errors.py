@@ -2,13 +2,17 @@
 
 Handlers cover the app's own ``ApiError``, request validation (422, or 400
 when the body is not JSON at all), Starlette's HTTP errors (404 for unknown
-routes, 405, ...) and anything unexpected (500, details only in the log).
-A body that cannot be decoded is 400 ``invalid_json`` whatever the reason
-(syntax, not UTF-8, nested too deeply) and whichever route read it.
+routes, 405 with an ``Allow`` header naming every method of the path, ...)
+and anything unexpected (500, details only in the log, and ``Connection:
+close``: after a failure mid-request the connection's state is unknown, and
+a client that reused it would see its next request reset). A body that
+cannot be decoded is 400 ``invalid_json`` whatever the reason (syntax, not
+UTF-8, nested too deeply) and whichever route read it.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("qa_service.api")
 
@@ -25,6 +30,9 @@ _HTTP_CODES = {
     415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests",
     503: "unavailable",
 }
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 class ApiError(Exception):
@@ -73,7 +81,8 @@ def _where(loc: tuple | list) -> str:
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+    # A field name may hold a lone surrogate, which no response could encode.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
@@ -107,7 +116,24 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":
         message = "no such route or resource"
-    return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route of the path only (GET of
+        # /v1/articles/{id}, not its DELETE).
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return error_response(exc.status_code, code, message, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes on this request's path (HEAD wherever GET is).
+
+    Asked of the router method by method: FastAPI nests included routers, whose routes
+    a walk of ``app.routes`` would not reach.
+    """
+    allowed = [method for method in _METHODS
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                      for route in request.app.router.routes)]
+    return sorted({*allowed, "HEAD"} if "GET" in allowed else set(allowed))
 
 
 async def _index_down(request: Request, exc: httpx.TransportError) -> JSONResponse:
@@ -116,12 +142,14 @@ async def _index_down(request: Request, exc: httpx.TransportError) -> JSONRespon
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "the server failed to handle this request; see its log")
+    return error_response(500, "internal_error", "the server failed to handle this request; see its log",
+                          {"Connection": "close"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(httpx.TransportError, _index_down)
-    app.add_exception_handler(Exception, _unexpected)
+    # Starlette types a handler as taking any Exception; each of these takes the class it is registered for.
+    handlers: dict[type[Exception], Callable[..., Any]] = {
+        ApiError: _api_error, RequestValidationError: _validation_error, StarletteHTTPException: _http_error,
+        httpx.TransportError: _index_down, Exception: _unexpected}
+    for exc_class, handler in handlers.items():
+        app.add_exception_handler(exc_class, handler)

@@ -8,6 +8,9 @@ under ``failed`` next to the counts, and only when *no* file yields an
 article does the request fail (422 ``nothing_ingested``, listing why).
 A JSON article's URL must be http(s) (422); a file's article with another
 URL is stored without it and listed under ``warnings`` (see ``intake``).
+Either way, an article whose analysis fails or runs past its bound is listed
+under ``failed`` and the others are stored; an exact duplicate of a stored
+article is listed under ``duplicates`` (see ``index.pipeline``).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from index.article import Article
 from index.catalog import ArticleRecord
@@ -35,10 +39,11 @@ from qa_service.api.schemas import (
     DeleteResponse,
     Failure,
     IngestResponse,
+    Line,
     Text,
     error_responses,
 )
-from qa_service.intake import admit
+from qa_service.intake import admit, refusal
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 # Chroma takes the offset as a 32-bit count (a larger one is an OverflowError).
@@ -62,17 +67,19 @@ _UPLOAD_DOC = {
 @router.post("", response_model=IngestResponse, openapi_extra={"requestBody": _UPLOAD_DOC},
              responses=error_responses(400, 413, 415, 422, 503))
 async def ingest(request: Request, rt: Runtime = Depends(runtime),
-                 source: str | None = Query(None, description="source name for every uploaded article")):
+                 source: Line | None = Query(None, description="source name for every uploaded article "
+                                                               "(limit: QA_MAX_SOURCE_CHARS)")):
     """Index articles: a JSON article or list, or files (.txt .md .html .json .jsonl) as multipart.
 
-    Unchanged articles are skipped, changed ones replaced; the answer counts them.
+    Unchanged articles are skipped, changed ones replaced, exact duplicates of stored
+    ones reported; the answer counts them.
     """
     content_type = request.headers.get("content-type", "")
     warnings: list[Failure] = []
     if is_json(content_type):
         loaded = LoadResult(articles=_json_articles(await request.body(), rt))
     elif content_type.split(";")[0].strip().lower() == "multipart/form-data":
-        loaded = await _uploaded_articles(request, rt, source, warnings)
+        loaded = await _uploaded_articles(request, rt, _source_name(source, rt), warnings)
     else:
         raise ApiError(415, "unsupported_media_type",
                        "send application/json (an article or a list) or multipart/form-data (files)")
@@ -82,15 +89,36 @@ async def ingest(request: Request, rt: Runtime = Depends(runtime),
 
 
 def _ingest(rt: Runtime, loaded: LoadResult) -> dict[str, Any]:
-    with rt.writes:
-        report = rt.services.ingestor.ingest(loaded.articles, IngestReport(failed=list(loaded.failures)))
-    return report.to_dict()
+    # The write lock is held while the index is written, not while articles are analysed
+    # and embedded: a small ingest beside a large one waits for one group's writes at most.
+    report = IngestReport(failed=list(loaded.failures))
+    return rt.services.ingestor.ingest(loaded.articles, report, lock=rt.writes).to_dict()
+
+
+def _source_name(source: str | None, rt: Runtime) -> str | None:
+    """``?source=`` as it may be stored: not blank, within QA_MAX_SOURCE_CHARS."""
+    if source is None:
+        return None
+    if not source.strip():
+        raise _query_error("source", "must not be blank")
+    limit = rt.http.max_source_chars
+    if len(source) > limit:
+        raise _query_error("source", f"is {len(source):,} characters; the limit is {limit:,} (QA_MAX_SOURCE_CHARS)")
+    return source.strip()
+
+
+def _query_error(name: str, message: str) -> RequestValidationError:
+    """Rendered like pydantic's own errors of a query parameter."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message}])
 
 
 def _json_articles(raw: bytes, rt: Runtime) -> list[Article]:
     """Every article of a JSON body, or an error for the whole request."""
+    if not raw:  # as FastAPI answers a missing body on the other routes
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     try:
-        parsed = json.loads(raw)
+        # Strict UTF-8: json.loads of bytes would let an encoded surrogate (ED A0 80) through.
+        parsed = json.loads(raw.decode("utf-8-sig"))
     except (ValueError, RecursionError) as err:
         raise invalid_json(err) from None
     if isinstance(parsed, dict):
@@ -100,20 +128,24 @@ def _json_articles(raw: bytes, rt: Runtime) -> list[Article]:
     else:
         raise ApiError(422, "validation_error", "send an article object or a non-empty list of them")
     _check_batch(len(items), rt)
-    articles = []
-    for item, name in zip(items, where):
-        try:
-            article = _ARTICLE.validate_python(item)
-        except ValidationError as err:
-            # Rendered like any other body error, the field named after its article.
-            raise RequestValidationError([{**e, "loc": (name, *e["loc"])} for e in err.errors()]) from None
-        if reason := _too_long(article.body, rt):
-            raise ApiError(413, "article_too_large", f"{name}: {reason}")
-        try:
-            articles.append(article_from_record(article.model_dump(exclude_none=True)))
-        except LoaderError as err:
-            raise ApiError(422, "validation_error", f"{name}: {err}") from None
-    return articles
+    return [_json_article(item, name, rt) for item, name in zip(items, where, strict=True)]
+
+
+def _json_article(item: Any, name: str, rt: Runtime) -> Article:
+    try:
+        valid = _ARTICLE.validate_python(item)
+    except ValidationError as err:
+        # Rendered like any other body error, the field named after its article.
+        raise RequestValidationError([{**e, "loc": (name, *e["loc"])} for e in err.errors()]) from None
+    try:
+        article = article_from_record(valid.model_dump(exclude_none=True))
+    except LoaderError as err:
+        raise ApiError(422, "validation_error", f"{name}: {err}") from None
+    if refused := refusal(article, rt.http):
+        field = f"{name}.{refused.field}"
+        code = "article_too_large" if refused.status == 413 else "validation_error"
+        raise ApiError(refused.status, code, f"{field}: {refused.reason}", field=field)
+    return article
 
 
 def _check_batch(count: int, rt: Runtime) -> None:
@@ -123,14 +155,6 @@ def _check_batch(count: int, rt: Runtime) -> None:
                        f"the request holds {count} articles; the limit is {limit} (QA_MAX_BATCH_ARTICLES)")
 
 
-def _too_long(body: str, rt: Runtime) -> str | None:
-    """Why ``body`` is over the article size limit, or None."""
-    limit = rt.http.max_article_chars
-    if len(body) <= limit:
-        return None
-    return f"the body is {len(body):,} characters; the limit is {limit:,} (QA_MAX_ARTICLE_CHARS)"
-
-
 def safe_name(raw: str | None) -> str:
     """The printable base name of an uploaded file's name (never a path)."""
     base = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
@@ -138,16 +162,28 @@ def safe_name(raw: str | None) -> str:
     return base if base not in ("", ".", "..") else "upload"
 
 
-async def _uploaded_articles(request: Request, rt: Runtime, source: str | None,
-                             warnings: list[Failure]) -> LoadResult:
-    """Articles of every uploaded file, parsed in memory; bad files become failures, and
-    what ``admit`` changed becomes a warning."""
-    form = await request.form(max_files=rt.http.max_batch_articles)
+async def _form_files(request: Request, rt: Runtime) -> list[UploadFile]:
+    limit = rt.http.max_batch_articles
+    try:
+        form = await request.form(max_files=limit)
+    except HTTPException as err:
+        # Starlette stops reading at one file over max_files and says so only in its message.
+        if str(err.detail).startswith("Too many files"):
+            raise ApiError(413, "batch_too_large", f"the request holds more than {limit} files; the limit is "
+                                                   f"{limit} articles (QA_MAX_BATCH_ARTICLES)") from None
+        raise
     files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
     if not files:
         raise ApiError(422, "no_files", "the multipart body holds no files (use the field name 'files')")
+    return files
+
+
+async def _uploaded_articles(request: Request, rt: Runtime, source: str | None,
+                             warnings: list[Failure]) -> LoadResult:
+    """Articles of every uploaded file, parsed in memory; bad files and refused articles become
+    failures, and what ``admit`` changed becomes a warning."""
     loaded = LoadResult()
-    for upload in files:
+    for upload in await _form_files(request, rt):
         name = safe_name(upload.filename)
         if name != (upload.filename or ""):
             # Directory parts are a client bug or an attack; either way refuse the
@@ -160,8 +196,8 @@ async def _uploaded_articles(request: Request, rt: Runtime, source: str | None,
         loaded.failures.extend(result.failures)
         for article in result.articles:
             admitted, note = admit(article)
-            if reason := _too_long(admitted.body, rt):
-                loaded.failures.append(LoadFailure(name, f"article {admitted.title[:60]!r}: {reason}"))
+            if refused := refusal(admitted, rt.http):
+                loaded.failures.append(LoadFailure(name, f"article {admitted.title[:60]!r}: {refused.reason}"))
             else:
                 loaded.articles.append(admitted)
                 if note:

@@ -5,12 +5,12 @@ from fastapi import APIRouter, Depends, Request
 
 from qa_service.answering import Question
 from qa_service.api.answers import event_stream, final_answer, question_route, sse_events, start
-from qa_service.api.deps import Runtime, check_length, require_json, runtime
+from qa_service.api.deps import Runtime, StrictJsonRoute, check_length, require_json, runtime
 from qa_service.api.schemas import AskRequest, SearchRequest, SearchResponse, error_responses, event_stream_doc
 from qa_service.local import search_passages
 from qa_service.models import Answer
 
-router = APIRouter(prefix="/v1", tags=["questions"])
+router = APIRouter(prefix="/v1", tags=["questions"], route_class=StrictJsonRoute)
 
 _STREAM_DOC = event_stream_doc(
     {"event": {"type": "string", "enum": ["passages", "token", "answer", "error", "done"]},

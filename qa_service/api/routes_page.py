@@ -31,10 +31,8 @@ _PAGE_HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-@router.api_route("/", methods=["GET", "HEAD"])
+@router.get("/")
 def page(request: Request) -> Response:
-    if request.method == "HEAD":
-        return Response(media_type="text/html", headers=_PAGE_HEADERS)
     limit = runtime(request).http.max_question_chars
     html = (WEB_DIR / "index.html").read_text(encoding="utf-8").replace("{{max_question_chars}}", str(limit))
     return HTMLResponse(html, headers=_PAGE_HEADERS)

@@ -6,18 +6,23 @@ fixed rules (types, ranges, unknown fields) live here. Numbers and booleans
 are strict: ``true`` or ``"3"`` is not a ``top_k``. Every string a request
 carries is ``Text``: JSON may escape a lone surrogate (``"\\ud800"``), which is
 no character, cannot be encoded and crashes the tokenizers, so it is refused
-with 422 naming the field.
+with 422 naming the field; the fields OpenAI clients may add to a chat request
+are checked the same way. An article's fields but its body are ``Line``s,
+which hold no control character either (an escaped ``"\\u0000"``). A date
+is ``Day``: ``YYYY-MM-DD`` only, where pydantic would read a number as Unix
+time (``"as_of": 0`` as 1970-01-01).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, fields
 from datetime import date
-from typing import Annotated, Any, Literal, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -25,10 +30,12 @@ from pydantic import (
     StrictInt,
     create_model,
     field_validator,
+    model_validator,
 )
 
+from index.article import Duplicate
 from index.catalog import ArticleRecord
-from qa_service.intake import url_problem
+from qa_service.intake import control_character, url_problem
 from qa_service.models import Citation, Filters, Passage
 
 _QUESTION = "Who attended the meeting between Lee Jae Myung and Larry Fink?"
@@ -43,6 +50,42 @@ def _no_surrogates(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_surrogates)]
+
+
+def _no_control(value: str) -> str:
+    if found := control_character(value):
+        raise ValueError(f"holds a control character ({found})")
+    return value
+
+
+Line = Annotated[Text, AfterValidator(_no_control)]
+
+
+def _no_surrogates_within(value: Any) -> Any:
+    """``value`` (any JSON) when none of its strings, keys included, holds a lone surrogate."""
+    if isinstance(value, str):
+        _no_surrogates(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_surrogates_within(key)
+            _no_surrogates_within(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_surrogates_within(item)
+    return value
+
+
+AnyJson = Annotated[Any, AfterValidator(_no_surrogates_within)]
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
 def _not_blank(value: str) -> str:
@@ -61,6 +104,8 @@ class RequestFilters(Filters):
 
     sources: list[Text] | None = None
     article_ids: list[Text] | None = None
+    published_after: Day | None = None
+    published_before: Day | None = None
 
 
 class AskRequest(_Strict):
@@ -73,7 +118,7 @@ class AskRequest(_Strict):
     question: Text = Field(description="the question (limit: QA_MAX_QUESTION_CHARS characters)")
     top_k: StrictInt | None = Field(None, ge=1, le=_MAX_TOP_K, description="passages to retrieve (default: QA_TOP_K)")
     filters: RequestFilters | None = None
-    as_of: date | None = Field(None, description="answer as of this day: later articles are left out")
+    as_of: Day | None = Field(None, description="answer as of this day (YYYY-MM-DD): later articles are left out")
     stream: StrictBool = Field(False, description="server-sent events: passages, token..., answer, done")
 
     _question = field_validator("question")(_not_blank)
@@ -109,14 +154,23 @@ class ArticleIn(_Strict):
         "authors": ["Kim Min-ji"],
     }]})
 
-    title: Text | None = Field(None, description="required unless url is given")
+    title: Line | None = Field(None, description="required unless url is given (limit: QA_MAX_TITLE_CHARS)")
     body: Text = Field(min_length=1, description="plain text (limit: QA_MAX_ARTICLE_CHARS characters)")
-    url: Text | None = Field(None, description="an http:// or https:// URL",
+    url: Line | None = Field(None, description="an http:// or https:// URL (limit: QA_MAX_URL_CHARS)",
                              json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\\s]+"})
-    source: Text | None = Field(None, description="default: the URL's host, else 'local'")
-    published_at: Text | None = Field(None, description="ISO date or date-time")
-    authors: list[Text] = []
-    captions: list[Text] = Field([], description="photo captions, kept apart from the body")
+    source: Line | None = Field(None, description="default: the URL's host, else 'local' "
+                                                  "(limit: QA_MAX_SOURCE_CHARS)")
+    published_at: Line | None = Field(None, description="ISO date or date-time")
+    authors: list[Line] = Field([], description="limit: QA_MAX_AUTHORS_CHARS characters together")
+    captions: list[Line] = Field([], description="photo captions, kept apart from the body "
+                                                 "(limit: QA_MAX_CAPTIONS_CHARS characters together)")
+
+    @field_validator("body")
+    @classmethod
+    def _no_nul(cls, body: str) -> str:
+        if "\x00" in body:
+            raise ValueError("holds a NUL character")
+        return body
 
     @field_validator("url")
     @classmethod
@@ -132,6 +186,26 @@ class Failure(BaseModel):
     reason: str
 
 
+def _model_of(record_type: type, name: str) -> type[BaseModel]:
+    """A response model with the fields and types of an ``index`` dataclass (its field list is the one
+    place they are written); it validates instances of that dataclass as well as JSON."""
+    hints = get_type_hints(record_type)
+    required: dict[str, Any] = {f.name: (hints[f.name], ...) for f in fields(record_type)}
+    return create_model(name, __config__=ConfigDict(from_attributes=True), **required)
+
+
+if TYPE_CHECKING:  # what _model_of builds, as a type checker can see it: the dataclass's fields, no methods
+    from index.article import ArticleFields
+
+    class ArticleSummary(BaseModel, ArticleFields):
+        chunks: int
+
+    class DuplicateArticle(BaseModel, Duplicate): ...
+else:
+    ArticleSummary = _model_of(ArticleRecord, "ArticleSummary")
+    DuplicateArticle = _model_of(Duplicate, "DuplicateArticle")
+
+
 class IngestResponse(BaseModel):
     added: int
     updated: int
@@ -139,21 +213,13 @@ class IngestResponse(BaseModel):
     chunks: int
     failed: list[Failure]
     warnings: list[Failure] = Field(description="articles stored with a change, e.g. a non-http(s) URL left out")
+    duplicates: list[DuplicateArticle] = Field(
+        [], description="articles not indexed: an article with the same text (normalised body) is stored as "
+                        "`duplicate_of`")
     article_ids: list[str]
 
 
-def _model_of(record_type: type, name: str) -> type[BaseModel]:
-    """A response model with the fields and types of an ``index`` dataclass (its field list is the one
-    place they are written); it validates instances of that dataclass as well as JSON."""
-    hints = get_type_hints(record_type)
-    return create_model(name, __config__=ConfigDict(from_attributes=True),
-                        **{f.name: (hints[f.name], ...) for f in fields(record_type)})
-
-
-ArticleSummary = _model_of(ArticleRecord, "ArticleSummary")
-
-
-class ArticleDetail(ArticleSummary):  # type: ignore[misc, valid-type]
+class ArticleDetail(ArticleSummary):
     body: str
 
     @classmethod
@@ -182,10 +248,23 @@ class SourceList(BaseModel):
     sources: list[SourceCount] = Field(description="every source of the indexed articles, by name")
 
 
-class ChatMessage(BaseModel):
-    """A chat message; content may be a string or a list of OpenAI content parts."""
+class _OpenAIShape(BaseModel):
+    """A part of a chat request: fields OpenAI clients add are accepted (and have no effect),
+    as long as they are text: no lone surrogate in a name or a value."""
 
     model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, AnyJson] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(isinstance(k, str) and _SURROGATE.search(k) for k in data):
+            raise ValueError("a field name holds a lone surrogate escape (\\ud800-\\udfff), which is not a character")
+        return data
+
+
+class ChatMessage(_OpenAIShape):
+    """A chat message; content may be a string or a list of OpenAI content parts."""
 
     role: Text
     content: str | list[dict[str, Any]] | None = None
@@ -194,10 +273,7 @@ class ChatMessage(BaseModel):
     @classmethod
     def _text(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
         # Checked here rather than typed Text: a union of Text would name its branch in errors.
-        for text in [content] if isinstance(content, str) else [p.get("text") for p in content or []]:
-            if isinstance(text, str):
-                _no_surrogates(text)
-        return content
+        return _no_surrogates_within(content)
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -205,16 +281,14 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class StreamOptions(_OpenAIShape):
     include_usage: StrictBool = Field(False, description="a last chunk with `usage` and no choices")
 
 
 _GREEDY = "answers are generated greedily, so that they are reproducible and checked"
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(_OpenAIShape):
     """OpenAI chat completions request.
 
     Sampling parameters are honoured or refused (400 ``unsupported_parameter``
@@ -222,7 +296,7 @@ class ChatRequest(BaseModel):
     OpenAI fields (``user``, ``metadata``, ...) are accepted and have no effect.
     """
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"model": "qa-service", "messages": [{"role": "user", "content": _QUESTION}]},
     ]})
 
