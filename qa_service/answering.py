@@ -5,7 +5,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Union
 
 import numpy as np
 
@@ -49,7 +48,7 @@ class AnswerEvent:
     usage: Usage
 
 
-Event = Union[PassagesEvent, TokenEvent, AnswerEvent]
+Event = PassagesEvent | TokenEvent | AnswerEvent
 
 
 class Answerer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -64,7 +64,7 @@ async def _disconnected(request: Request) -> None:
 async def final_answer(rt: Runtime, job: Job[Event], request: Request) -> AnswerEvent:
     """Waits for the job's answer; a client that hangs up cancels the job."""
     watcher = asyncio.create_task(_disconnected(request))
-    watcher.add_done_callback(lambda task: task.cancelled() or job.cancel())
+    watcher.add_done_callback(lambda task: None if task.cancelled() else job.cancel())
     result: AnswerEvent | None = None
     passages: PassagesEvent | None = None
     try:
@@ -114,7 +114,7 @@ def event_stream(events: AsyncIterator[dict], job: Job, sep: str | None = None) 
     """An SSE response over ``events``; a client that hangs up cancels ``job``, even
     before the first event (when the events' own clean-up never runs)."""
 
-    async def hung_up(_message: dict) -> None:
+    async def hung_up(_message: MutableMapping[str, Any]) -> None:
         job.cancel()
 
     return EventSourceResponse(events, ping=15, sep=sep, client_close_handler_callable=hung_up)
