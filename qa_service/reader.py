@@ -217,10 +217,11 @@ def read(q: AskedQuestion, sentences: list[ReadSentence], min_sentence: float, m
     sure = confidence(q, candidates)
     best = _judged(candidates, judge, judged) if sure >= min_answer else None
     opened = next((s for s in pool if states_unknown(q, s)), None)
-    if best is not None and opened is not None and opened.score > best.source.score \
+    if best is not None and opened is not None and opened.score >= best.source.score \
             and not _older(opened.passage, best.source.passage):
         # The story says it is not known, and says so closer to the question than any figure
-        # (a later story that gives the figure is news, not a contradiction).
+        # ("Police have not released the suspects' names" holds no answer, "Police" least of
+        # all); a later story that gives the figure is news, not a contradiction.
         best = None
     if best is not None:
         best = _with_list(q, best, candidates, sentences)

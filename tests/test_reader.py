@@ -174,3 +174,10 @@ def test_a_later_story_that_gives_the_figure_outranks_an_earlier_not_disclosed(s
     r = read(q, read_sentences(q, [unknown, figure], [closer, farther], np.array([1.0, 0.0])), 0.0, THRESHOLD)
     assert answer_of(r) == expected
     assert (r.open_statement is not None) == (expected is None)
+
+
+def test_a_name_inside_a_not_released_statement_is_no_answer():
+    story = "Two men were arrested after the robbery on Friday. Police have not released the suspects' names."
+    r = reading("What are the names of the suspects?", story, {1: 0.8})
+    assert r.answer is None and r.open_statement is not None
+    assert "not released" in r.open_statement.sentence.text
