@@ -113,6 +113,7 @@ def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
                           env=env, cwd=ROOT, timeout=600)
 
 
+@pytest.mark.slow  # its CLI subprocesses load the embedding model
 def test_cli_ingest_reports_bad_files_and_keeps_good_ones(tmp_path):
     data = tmp_path / "data"
     good = tmp_path / "batch"
