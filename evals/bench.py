@@ -182,10 +182,9 @@ def _search_rows(search: dict) -> list[tuple[str, ...]]:
         rows.append((f"search {label}", "p50 / p95 ms", f"{_fmt(o['p50'])} / {_fmt(o['p95'])}",
                      f"{_fmt(r['p50'])} / {_fmt(r['p95'])}", _fmt(size["ratio"])))
         rows.append(("", f"p50 parts: embed {_fmt(parts['embed'])}, dense top-20 {_fmt(parts['dense'])} "
-                         f"(raw {_fmt(parts['raw_dense'])}), bm25 {_fmt(parts['bm25'])}", "", "", ""))
-        rows.append(("", "first search after a write (BM25 rebuild): bulk load / one more article",
-                     f"{_fmt(size['bm25_rebuild_ms'], ' ms')} / {_fmt(size['bm25_rebuild_one_article_ms'], ' ms')}",
-                     "", ""))
+                         f"(raw {_fmt(parts['raw_dense'])}), keyword {_fmt(parts['keyword'])}", "", "", ""))
+        rows.append(("", "one more article written and found by keyword search",
+                     _fmt(size["new_article_searchable_ms"], " ms"), "", ""))
     return rows
 
 

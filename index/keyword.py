@@ -1,103 +1,291 @@
-"""BM25 keyword search over chunk texts (bm25s), rebuilt from the chunk store."""
+"""Keyword search over chunk texts: SQLite FTS5, ranked by its ``bm25()``.
+
+Embedded, the index is a SQLite file beside the catalog (``NAME.keywords.sqlite3``)
+that the store updates in place: a write replaces the rows of the articles it
+changes, a delete removes theirs, and every process reading the file (WAL) sees
+a committed change at its next search. Memory per process is SQLite's page
+cache, bounded (``_CACHE_KIB``), whatever the corpus.
+
+Rows are a plain table of each chunk's fields (indexed by article, for writes
+and the filters, which are SQL conditions of the search) and an FTS5 table of
+its text under the same rowid.
+
+Consistency with Chroma, which is not in the same transaction: the store forgets
+an article's rows before it touches its chunks and adds the new rows after the
+chunks are written (and before the catalog record, which goes last), and a delete
+forgets the rows first. So a keyword row never names a chunk that is not stored;
+a kill leaves at worst stored chunks without rows, of an article that has no
+current record (a write cut short, which the re-run writes again) or that is
+still listed (a delete cut short, which deleting again finishes).
+
+An index written before this file existed has none: it is filled from the stored
+chunks when opened, once (the schema and all rows in one transaction, so one cut
+short is redone on the next open).
+
+With a Chroma server there is no file every worker shares: ``RebuiltKeywords``
+keeps the same index in memory and rebuilds it from the server's chunks when the
+store's write generation changes (see ARCHITECTURE.md, "Keyword index").
+"""
 from __future__ import annotations
 
+import json
+import re
+import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
-import numpy as np
+from index.catalog import IncompatibleIndex
 
-from index.store import StoredChunk
-
-
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased words without English stopwords: the same for chunks and queries."""
-    import bm25s
-
-    return bm25s.tokenize(list(texts), stopwords="en", return_ids=False, show_progress=False)
-
-
-class BM25Index:
-    """An immutable BM25 index over a snapshot of chunks."""
-
-    def __init__(self, chunks: Sequence[StoredChunk], previous: BM25Index | None = None) -> None:
-        import bm25s
-
-        self.chunks = list(chunks)
-        self.by_id = {c.id: c for c in self.chunks}
-        self.tokens = _tokens_reusing(self.chunks, previous)
-        self._retriever = bm25s.BM25()
-        if self.chunks:
-            self._retriever.index(self.tokens, show_progress=False)
-
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for ``query`` (aligned with ``self.chunks``)."""
-        if not self.chunks:
-            return np.zeros(0, dtype=np.float32)
-        tokens = tokenize([query])[0]
-        if not tokens:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return self._retriever.get_scores(tokens)
-
-    def search(
-        self, query: str, n: int, keep: Callable[[StoredChunk], bool] | None = None
-    ) -> list[tuple[StoredChunk, float]]:
-        """Top ``n`` chunks with a positive score that pass ``keep``."""
-        scores = self.scores(query)
-        # Only the best few can be hits: partition instead of sorting every score
-        # (a full sort is most of the cost at 100k chunks). Filters may reject
-        # some, so take a margin and fall back to a full sort if they reject many.
-        pool = min(len(scores), max(n * 8, 64))
-        best = np.argpartition(-scores, pool - 1)[:pool] if pool < len(scores) else np.arange(len(scores))
-        order = best[np.argsort(-scores[best], kind="stable")]
-        hits = self._take(order, scores, n, keep)
-        if len(hits) < n and keep is not None and pool < len(scores) and scores[order[-1]] > 0:
-            hits = self._take(np.argsort(-scores, kind="stable"), scores, n, keep)
-        return hits
-
-    def _take(self, order: np.ndarray, scores: np.ndarray, n: int,
-              keep: Callable[[StoredChunk], bool] | None) -> list[tuple[StoredChunk, float]]:
-        hits: list[tuple[StoredChunk, float]] = []
-        for i in order:
-            if scores[i] <= 0 or len(hits) >= n:
-                break
-            if keep is None or keep(self.chunks[i]):
-                hits.append((self.chunks[i], float(scores[i])))
-        return hits
+SCHEMA_VERSION = 1
+# SQLite's page cache per connection, in KiB: the bound on a worker's keyword memory.
+_CACHE_KIB = 65536
+# The words of bm25s's default pattern (two or more word characters), which the index used before.
+_WORD = re.compile(r"\w\w+")
 
 
-def _tokens_reusing(chunks: list[StoredChunk], previous: BM25Index | None) -> list[list[str]]:
-    """Tokens of every chunk, copied from ``previous`` for chunks whose text is unchanged.
-
-    Tokenizing is a third of a rebuild (1.3 s of 3.8 s at 20k chunks here),
-    and after a write almost every chunk is one the previous snapshot had.
-    """
-    known = {c.id: (c.text, t) for c, t in zip(previous.chunks, previous.tokens, strict=True)} if previous else {}
-    tokens: list[list[str] | None] = [
-        known[c.id][1] if c.id in known and known[c.id][0] == c.text else None for c in chunks
-    ]
-    fresh = iter(tokenize([c.text for c, t in zip(chunks, tokens, strict=True) if t is None]))
-    return [next(fresh) if t is None else t for t in tokens]
+class KeywordVersionError(IncompatibleIndex):
+    """The keyword index was written by a newer qa-service."""
 
 
-class KeywordIndex:
-    """Keeps a BM25Index in step with the chunk store.
+@dataclass(frozen=True)
+class KeywordFilter:
+    """Which chunks a keyword search may return; empty or None means no condition.
 
-    The store's generation marker changes on every write from any process, so
-    comparing it before a search is enough to stay consistent across ingest,
-    update, delete, restart and several API workers.
+    ``after``/``before`` bound the chunk's ``published_ts`` (inclusive); an
+    undated chunk is outside any bound.
     """
 
-    def __init__(self, generation: Callable[[], str | None], load: Callable[[], Iterable[StoredChunk]]) -> None:
+    sources: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
+    after: int | None = None
+    before: int | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The conditions on the chunk table ``c`` and their parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, values in (("source", self.sources), ("article_id", self.article_ids)):
+            if values:
+                clauses.append(f"c.{column} IN (SELECT value FROM json_each(?))")
+                params.append(json.dumps(list(values)))
+        for op, bound in ((">=", self.after), ("<=", self.before)):
+            if bound is not None:
+                clauses.append(f"c.published_ts {op} ?")
+                params.append(bound)
+        return "".join(f" AND {c}" for c in clauses), params
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    """The English stop words the index has always left out of queries (bm25s's list)."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 query matching any of the query's words (BM25 sums over those a chunk holds).
+
+    Each word is quoted, so FTS5 reads it as text, never as its syntax; None without words.
+    """
+    words = dict.fromkeys(w for w in _WORD.findall(query.lower()) if w not in stopwords())
+    return " OR ".join(f'"{w}"' for w in words) or None
+
+
+class ChunkLike(Protocol):
+    """What the index needs of a chunk (``index.store.StoredChunk``, a dataclass)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def article_id(self) -> str: ...
+
+
+C = TypeVar("C", bound=ChunkLike)
+
+
+class KeywordIndex(Protocol[C]):
+    """Keyword search over the stored chunks, kept in step by the store's writes."""
+
+    def search(self, query: str, n: int, where: KeywordFilter | None = None) -> list[tuple[C, float]]:
+        """The best ``n`` chunks holding a query word that pass ``where``, with their BM25 score."""
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, C]:
+        """Those of these chunks the index holds, by id (no Chroma round trip)."""
+
+    def forget(self, article_ids: Sequence[str]) -> None:
+        """Remove every row of these articles."""
+
+    def add(self, chunks: Sequence[C]) -> None:
+        """Add rows for chunks whose articles have none (``forget`` them first)."""
+
+    def warm_up(self) -> None:
+        """Do now what the first search would otherwise wait for."""
+
+    def close(self) -> None: ...
+
+
+class FtsKeywords(Generic[C]):
+    """The keyword index in one SQLite database (a file, or ``:memory:``); one connection behind a lock."""
+
+    def __init__(self, path: Path | str, chunk_type: type[C], load: Callable[[], Iterable[C]]) -> None:
+        self._make: Callable[..., C] = chunk_type
+        self._columns = [f.name for f in fields(chunk_type) if f.name != "text"]  # type: ignore[arg-type]
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        # WAL: a search in another process does not wait for a writer.
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._open(load, str(path))
+
+    def _open(self, load: Callable[[], Iterable[C]], where: str) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise KeywordVersionError(
+                f"the keyword index {where} has schema version {version}, but this qa-service reads up to "
+                f"version {SCHEMA_VERSION}: upgrade qa-service, or delete that file (it is rebuilt from the index)")
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction() as db:
+            # Another process may have filled it while this one waited for the lock.
+            if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return
+            columns = ", ".join(f'"{c}"' for c in self._columns)
+            db.execute(f"CREATE TABLE chunks ({columns}, UNIQUE (id))")
+            db.execute("CREATE INDEX chunks_by_article ON chunks (article_id)")
+            db.execute("CREATE VIRTUAL TABLE chunk_text USING fts5(text, tokenize = 'unicode61')")
+            self._insert(db, load())
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _insert(self, db: sqlite3.Connection, chunks: Iterable[C]) -> None:
+        columns = ", ".join(f'"{c}"' for c in self._columns)
+        insert = f"INSERT INTO chunks ({columns}) VALUES ({', '.join('?' * len(self._columns))})"
+        for chunk in chunks:
+            rowid = db.execute(insert, [getattr(chunk, c) for c in self._columns]).lastrowid
+            db.execute("INSERT INTO chunk_text (rowid, text) VALUES (?, ?)", (rowid, chunk.text))
+
+    def add(self, chunks: Sequence[C]) -> None:
+        with self._transaction() as db:
+            self._insert(db, chunks)
+
+    def forget(self, article_ids: Sequence[str]) -> None:
+        if not article_ids:
+            return
+        ids = json.dumps(list(article_ids))
+        with self._transaction() as db:
+            db.execute("DELETE FROM chunk_text WHERE rowid IN "
+                       "(SELECT rowid FROM chunks WHERE article_id IN (SELECT value FROM json_each(?)))", (ids,))
+            db.execute("DELETE FROM chunks WHERE article_id IN (SELECT value FROM json_each(?))", (ids,))
+
+    def _select(self) -> str:
+        return "SELECT " + ", ".join(f'c."{c}"' for c in self._columns) + ", t.text"
+
+    def _chunk(self, row: Sequence[Any]) -> C:
+        return self._make(**dict(zip(self._columns, row[:-1], strict=True)), text=row[-1])
+
+    def search(self, query: str, n: int, where: KeywordFilter | None = None) -> list[tuple[C, float]]:
+        match = match_expression(query)
+        if match is None or n <= 0:
+            return []
+        conditions, params = (where or KeywordFilter()).sql()
+        # bm25() is lower for better matches.
+        sql = (f"{self._select()}, bm25(chunk_text) AS score FROM chunk_text AS t JOIN chunks AS c "
+               f"ON c.rowid = t.rowid WHERE chunk_text MATCH ?{conditions} ORDER BY score LIMIT ?")
+        with self._lock:
+            rows = self._db.execute(sql, [match, *params, n]).fetchall()
+        return [(self._chunk(row[:-1]), -float(row[-1])) for row in rows]
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, C]:
+        if not ids:
+            return {}
+        sql = (f"{self._select()} FROM chunks AS c JOIN chunk_text AS t ON t.rowid = c.rowid "
+               "WHERE c.id IN (SELECT value FROM json_each(?))")
+        with self._lock:
+            rows = self._db.execute(sql, (json.dumps(list(ids)),)).fetchall()
+        return {chunk.id: chunk for chunk in map(self._chunk, rows)}
+
+    def warm_up(self) -> None:
+        """Nothing to load: pages are read as searches need them."""
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class RebuiltKeywords(Generic[C]):
+    """The index in memory, rebuilt from the store when its write generation changes.
+
+    For a Chroma server, whose workers share no file: any worker's write changes
+    the generation, so every worker's next search rebuilds. Writes are not applied
+    here (the rebuild after them reads them from the store).
+    """
+
+    def __init__(self, chunk_type: type[C], generation: Callable[[], str | None],
+                 load: Callable[[], Iterable[C]]) -> None:
+        self._type = chunk_type
         self._generation = generation
         self._load = load
         self._lock = threading.Lock()
         self._built_for: object = object()
-        self._index: BM25Index | None = None
+        self._index: FtsKeywords[C] | None = None
 
-    def current(self) -> BM25Index:
+    def current(self) -> FtsKeywords[C]:
         generation = self._generation()
         with self._lock:
             if self._index is None or generation != self._built_for:
-                self._index = BM25Index(list(self._load()), previous=self._index)
-                self._built_for = generation
+                fresh = FtsKeywords(":memory:", self._type, self._load)
+                if self._index is not None:
+                    self._index.close()
+                self._index, self._built_for = fresh, generation
             return self._index
+
+    def search(self, query: str, n: int, where: KeywordFilter | None = None) -> list[tuple[C, float]]:
+        return self.current().search(query, n, where)
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, C]:
+        return self.current().chunks(ids)
+
+    def forget(self, article_ids: Sequence[str]) -> None:
+        """Nothing: the generation this write changes makes the next search rebuild."""
+
+    def add(self, chunks: Sequence[C]) -> None:
+        """Nothing: the generation this write changes makes the next search rebuild."""
+
+    def warm_up(self) -> None:
+        self.current()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+
+def open_keywords(client, name: str, chunk_type: type[C], generation: Callable[[], str | None],
+                  load: Callable[[], Iterable[C]]) -> KeywordIndex[C]:
+    """The keyword index of the store ``client`` opens (see the module docstring); ``load``
+    reads every stored chunk, to fill a new index."""
+    settings = client.get_settings()
+    if settings.is_persistent:
+        return FtsKeywords(Path(settings.persist_directory) / f"{name}.keywords.sqlite3", chunk_type, load)
+    return RebuiltKeywords(chunk_type, generation, load)

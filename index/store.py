@@ -39,6 +39,7 @@ import numpy as np
 from index.analysis import ANALYZER_ID
 from index.article import Article, Chunk, article_id_for, chunk_id
 from index.catalog import SCHEMA_VERSION, ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
+from index.keyword import KeywordIndex, open_keywords
 
 _PAGE = 5000
 # Records of the first layout are copied a page at a time, with their chunks' vectors.
@@ -171,9 +172,13 @@ class ChromaStore:
         self._max_batch = min(client.get_max_batch_size(), 4096)
         self.catalog = open_catalog(client, name)
         self._upgrade(f"{name}__articles")
+        # After the upgrade: an index from before the keyword file is filled from its chunks as they are now.
+        self.keywords: KeywordIndex[StoredChunk] = open_keywords(client, name, StoredChunk, self.generation,
+                                                                 self.iter_chunks)
 
     def close(self) -> None:
         """Close the catalog and the Chroma client (Chroma frees its system once its last client closes)."""
+        self.keywords.close()
         self.catalog.close()
         self.client.close()
 
@@ -305,6 +310,8 @@ class ChromaStore:
         by a metadata filter, which would scan the whole collection. Records
         go last (see the module docstring).
         """
+        # Keyword rows go before the chunks change and come back after (see index.keyword).
+        self.keywords.forget([w.article.id for w in writes])
         stale = [i for w in writes for i in _chunk_ids(w.article.id, w.previous_chunks)]
         for ids in _batches(stale, self._max_batch):
             self.chunks.delete(ids=ids)
@@ -329,6 +336,7 @@ class ChromaStore:
                 ids=[c.id for c, _ in batch], embeddings=[v.tolist() for _, v in batch],
                 documents=[c.text for c, _ in batch], metadatas=[c.chroma_metadata() for c, _ in batch],
             )
+        self.keywords.add([c for c, _ in rows])
         self.catalog.put([
             CatalogEntry(ArticleRecord.of(w.article, len(w.chunks)), w.article.body, self._mean(w.vectors))
             for w in writes
@@ -351,6 +359,7 @@ class ChromaStore:
 
     def delete_article(self, article_id: str) -> bool:
         """Remove the article and all its chunks; False when it was not there."""
+        self.keywords.forget([article_id])
         self.chunks.delete(where={"article_id": article_id})
         self.sentences.delete(where={"article_id": article_id})
         return self.catalog.delete(article_id)
@@ -360,8 +369,8 @@ class ChromaStore:
         """Ids of the nearest chunks with their cosine similarity, best first.
 
         Ids and distances only: fetching documents and metadata is most of a
-        query's cost, and retrieval already holds every chunk in memory for
-        BM25 (``get_chunks`` covers the rest).
+        query's cost, and retrieval reads the chunks from the keyword index
+        (``get_chunks`` covers the rest).
         """
         got = self.chunks.query(
             query_embeddings=[vector.tolist()], n_results=n, where=where or None, include=["distances"],

@@ -1,15 +1,13 @@
 """Request and response models at the service boundary (shared by CLI and HTTP)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from index.store import StoredChunk
+from index.keyword import KeywordFilter
 
 DAY_SECONDS = 86400
 
@@ -46,18 +44,10 @@ class Filters(BaseModel):
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def predicate(self, as_of: date | None = None) -> Callable[[StoredChunk], bool]:
-        """The same filter as ``where``, as a test of one chunk (for the keyword side)."""
+    def keyword_filter(self, as_of: date | None = None) -> KeywordFilter:
+        """The same filter as ``where``, as conditions of the keyword search."""
         window = _Window.of(self, as_of)
-
-        def matches(chunk: StoredChunk) -> bool:
-            if self.sources and chunk.source not in self.sources:
-                return False
-            if self.article_ids and chunk.article_id not in self.article_ids:
-                return False
-            return window.holds(chunk.published_ts)
-
-        return matches
+        return KeywordFilter(tuple(self.sources or ()), tuple(self.article_ids or ()), window.after, window.before)
 
 
 @dataclass(frozen=True)
@@ -72,14 +62,6 @@ class _Window:
         after = day_bounds(filters.published_after)[0] if filters.published_after else None
         befores = [day_bounds(d)[1] for d in (filters.published_before, as_of) if d]
         return cls(after, min(befores) if befores else None)
-
-    def holds(self, ts: int | None) -> bool:
-        """An undated chunk is outside every window that is not open on both ends."""
-        if self.after is None and self.before is None:
-            return True
-        if ts is None:
-            return False
-        return (self.after is None or ts >= self.after) and (self.before is None or ts <= self.before)
 
 
 class PassageSentence(BaseModel):

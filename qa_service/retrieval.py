@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, news-aware."""
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25), fused by reciprocal rank, news-aware."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +34,7 @@ class Retrieved:
 class Retriever:
     """Finds the passages that matter for a question."""
 
-    def __init__(self, embedder: Embedder, store: ChromaStore, keywords: KeywordIndex,
+    def __init__(self, embedder: Embedder, store: ChromaStore, keywords: KeywordIndex[StoredChunk],
                  settings: RetrievalSettings = RetrievalSettings()) -> None:
         self.embedder = embedder
         self.store = store
@@ -57,7 +57,6 @@ class Retriever:
         """
         filters = filters or Filters()
         wanted = top_k * CANDIDATES_PER_PASSAGE
-        snapshot = self.keywords.current()
         vector = self.embedder.embed_query(query)
         where = filters.where(as_of)
         dense = self.store.nearest(vector, wanted, where)
@@ -65,8 +64,8 @@ class Retriever:
         # vector dilutes; the best sentences bring their chunks.
         sentences = self.store.nearest_sentences(vector, 2 * wanted, where) if self.sentence_retrieval else []
         by_sentence = _unique_order(chunk_of_sentence(i) for i, _ in sentences)
-        sparse = snapshot.search(query, wanted, keep=filters.predicate(as_of))
-        chunks = self._resolve([i for i, _ in dense] + by_sentence, snapshot.by_id) | {c.id: c for c, _ in sparse}
+        sparse = self.keywords.search(query, wanted, filters.keyword_filter(as_of))
+        chunks = self._resolve([i for i, _ in dense] + by_sentence) | {c.id: c for c, _ in sparse}
         best = max((sim for _, sim in dense + sentences), default=0.0)
         if best < self.min_relevance:
             return Retrieved([], [chunks[i] for i, _ in dense[:top_k] if i in chunks], best, vector)
@@ -88,9 +87,11 @@ class Retriever:
         picked = [chunks[i] for i in kept]
         return Retrieved([to_passage(n, c, scores[c.id]) for n, c in enumerate(picked, 1)], picked, best, vector)
 
-    def _resolve(self, ids: list[str], known: dict[str, StoredChunk]) -> dict[str, StoredChunk]:
-        """Chunks by id from the keyword snapshot; ones written since it was taken come from the store."""
+    def _resolve(self, ids: list[str]) -> dict[str, StoredChunk]:
+        """Chunks by id from the keyword index (a local read); any it lacks (an article being
+        written, or a rebuild not yet made) come from the store."""
         ids = _unique_order(ids)
+        known = self.keywords.chunks(ids)
         found = {i: known[i] for i in ids if i in known}
         missing = [i for i in ids if i not in found]
         return found | {c.id: c for c in self.store.get_chunks(missing)}

@@ -14,7 +14,7 @@ from index.chunking import Chunker
 from index.embeddings import Embedder, SentenceTransformerEmbedder, resolve_model_path
 from index.keyword import KeywordIndex
 from index.pipeline import Ingestor
-from index.store import ChromaStore, make_client
+from index.store import ChromaStore, StoredChunk, make_client
 from qa_service.answering import Answerer
 from qa_service.generation import Generator, generator_for
 from qa_service.prompting import PromptBuilder, load_template
@@ -42,7 +42,7 @@ class Services:
         self.settings = settings
         self._shared_embedder = embedder
         self._shared_generator = generator
-        self.warm = False  # set by warm_up(): models loaded, the fixed prompt evaluated, BM25 built
+        self.warm = False  # set by warm_up(): models loaded, the fixed prompt evaluated, keyword index ready
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -79,8 +79,9 @@ class Services:
         return ChromaStore(client, s.collection, model_id, int(recorded.get("embedding_dim") or 0))
 
     @cached_property
-    def keywords(self) -> KeywordIndex:
-        return KeywordIndex(self.store.generation, self.store.iter_chunks)
+    def keywords(self) -> KeywordIndex[StoredChunk]:
+        """The store's keyword index, which its writes keep in step (see ``index.keyword``)."""
+        return self.store.keywords
 
     @cached_property
     def ingestor(self) -> Ingestor:
@@ -118,7 +119,7 @@ class Services:
         self.embedder.warm_up()
         self.generator.warm_up()
         self.answerer.warm_up()
-        self.keywords.current()
+        self.keywords.warm_up()
         self.warm = True
 
     def close(self) -> None:

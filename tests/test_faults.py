@@ -65,6 +65,11 @@ def _rows_written(db: Path) -> int:
         return 0  # tables not created yet, or briefly locked
 
 
+def _keyword_ids(data: Path) -> set[str]:
+    with sqlite3.connect(data / "chroma" / "articles.keywords.sqlite3") as con:
+        return {i for i, in con.execute("SELECT id FROM chunks")}
+
+
 def _ingest(jsonl: Path, data: Path) -> subprocess.Popen:
     return subprocess.Popen([str(BIN / "qa-service"), "ingest", str(jsonl), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -93,8 +98,10 @@ def test_killed_ingest_rerun_leaves_a_consistent_index(tmp_path, embedder):
     assert first.returncode == -signal.SIGKILL
 
     settings = Settings(data_dir=data)
-    partial = Services(settings, embedder=embedder).store.count_articles()
+    killed = Services(settings, embedder=embedder).store
+    partial = killed.count_articles()
     assert partial < n_articles, "the kill came after the ingest had finished"
+    assert _keyword_ids(data) <= {c.id for c in killed.iter_chunks()}, "a keyword row of a chunk not stored"
 
     second = subprocess.run([str(BIN / "qa-service"), "ingest", str(jsonl), "--json"], capture_output=True,
                             text=True, timeout=600, env=_env(QA_DATA_DIR=str(data)))
@@ -110,6 +117,7 @@ def test_killed_ingest_rerun_leaves_a_consistent_index(tmp_path, embedder):
     assert len(records) == store.count_articles() == n_articles
     assert len({c.id for c in chunks}) == len(chunks) == store.count_chunks()
     assert set(per_article) == {r.id for r in records}, "chunks without an article record, or the reverse"
+    assert _keyword_ids(data) == {c.id for c in chunks}, "chunks without keyword rows, or the reverse"
     for record in records:
         assert record.chunks == per_article[record.id] > 1, record.id
         numbers = sorted(c.n for c in chunks if c.article_id == record.id)

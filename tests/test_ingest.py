@@ -74,16 +74,16 @@ def test_reingest_is_idempotent_update_replaces_delete_removes(fresh_services):
 def test_keyword_index_follows_writes(fresh_services):
     ingestor, keywords = fresh_services.ingestor, fresh_services.keywords
     article = _article("A lighthouse keeper named Ottoline Brandt repainted the tower.")
-    assert keywords.current().search("Ottoline", 5) == []
+    assert keywords.search("Ottoline", 5) == []
     ingestor.ingest([article])
-    assert [c.article_id for c, _ in keywords.current().search("Ottoline", 5)] == [article.id]
-    # Same article, same chunk ids, new text: the rebuild must not keep the old chunk's tokens.
+    assert [c.article_id for c, _ in keywords.search("Ottoline", 5)] == [article.id]
+    # Same article, same chunk ids, new text: the index must not keep the old chunk's tokens.
     edited = _article("A lighthouse keeper named Wilhelmina Brandt repainted the tower.")
     assert edited.id == article.id and ingestor.ingest([edited]).updated == 1
-    assert keywords.current().search("Ottoline", 5) == []
-    assert [c.article_id for c, _ in keywords.current().search("Wilhelmina", 5)] == [article.id]
+    assert keywords.search("Ottoline", 5) == []
+    assert [c.article_id for c, _ in keywords.search("Wilhelmina", 5)] == [article.id]
     fresh_services.store.delete_article(article.id)
-    assert keywords.current().search("Wilhelmina", 5) == []
+    assert keywords.search("Wilhelmina", 5) == []
 
 
 def test_opening_with_another_model_names_both(fresh_services):
