@@ -23,10 +23,12 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from pydantic import BaseModel
 
+    from index.article import Article
+    from index.loaders import LoadFailure, LoadResult
     from qa_service.api.schemas import IngestResponse, RequestFilters, SearchResponse
     from qa_service.client import ServiceClient
     from qa_service.local import LocalService
@@ -167,27 +169,28 @@ def ingest(
 ) -> None:
     """Load, chunk, embed and index articles; unchanged ones are skipped.
 
-    Files are read here, in client mode too. Exit status 1 when any file or article failed.
+    Files are read here, in client mode too, a file or a JSON Lines record at a time, so an
+    archive of any size streams through; run again after a stop, what was stored is skipped.
+    Exit status 1 when any file or article failed.
     """
-    from cli.progress import progress
+    from cli.progress import ingest_progress
     from index.demo import demo_corpus_path
-    from index.loaders import load_paths
-    from qa_service.api.schemas import Failure, IngestResponse
-    from qa_service.intake import screen
+    from index.loaders import input_bytes, stream_paths
+    from qa_service.api.schemas import Failure
 
     targets = list(paths or []) + ([demo_corpus_path()] if demo else [])
     if not targets:
         raise typer.BadParameter("give at least one PATH (or --demo)")
     service = _service(ctx, server, local, verbose)
     settings = ctx.obj["settings"]
-    loaded, warnings = screen(load_paths(targets, source=source, max_file_bytes=settings.max_file_bytes), settings.http)
-    result = IngestResponse(added=0, updated=0, unchanged=0, chunks=0, failed=[], warnings=[], article_ids=[])
-    if loaded.articles:
-        with _reported(), progress(len(loaded.articles)) as advance:
-            result = service.ingest(loaded.articles, advance)
+    loading = _Loading(settings)
+    with _reported(), ingest_progress(input_bytes(targets)) as shown:
+        articles = loading.articles(stream_paths(targets, source=source, max_file_bytes=settings.max_file_bytes),
+                                    shown.read)
+        result = service.ingest(articles, shown.done)
     report = result.model_copy(update={
-        "failed": [Failure(name=f.path, reason=f.reason) for f in loaded.failures] + result.failed,
-        "warnings": [Failure(name=w.path, reason=w.reason) for w in warnings] + result.warnings,
+        "failed": [Failure(name=f.path, reason=f.reason) for f in loading.failed] + result.failed,
+        "warnings": [Failure(name=w.path, reason=w.reason) for w in loading.warnings] + result.warnings,
     })
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
@@ -197,15 +200,38 @@ def ingest(
     raise typer.Exit(1 if report.failed else 0)
 
 
+class _Loading:
+    """Articles of a stream of loaded files, screened (``qa_service.intake``); what was refused
+    or changed is kept for the summary."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.limits = settings.http
+        self.failed: list[LoadFailure] = []
+        self.warnings: list[LoadFailure] = []
+
+    def articles(self, stream: Iterable[tuple[LoadResult, int]], read: Callable[[int], None]) -> Iterator[Article]:
+        from qa_service.intake import screen
+
+        for loaded, size in stream:
+            kept, warnings = screen(loaded, self.limits)
+            self.failed += kept.failures
+            self.warnings += warnings
+            read(size)
+            yield from kept.articles
+
+
 def _print_summary(report: IngestResponse) -> None:
     table = Table(title="Ingest summary")
-    for column in ("added", "updated", "unchanged", "failed", "chunks written"):
+    for column in ("added", "updated", "unchanged", "duplicates", "failed", "chunks written"):
         table.add_column(column, justify="right")
-    table.add_row(*(str(v) for v in (report.added, report.updated, report.unchanged, len(report.failed),
-                                     report.chunks)))
+    table.add_row(*(str(v) for v in (report.added, report.updated, report.unchanged, len(report.duplicates),
+                                     len(report.failed), report.chunks)))
     out.print(table)
     for failure in report.failed:
         out.print(f"[red]failed[/red] {escape(failure.name)}: {escape(failure.reason)}", highlight=False)
+    for duplicate in report.duplicates:
+        out.print(f"[yellow]duplicate[/yellow] {escape(repr(duplicate.title))} ({duplicate.article_id}) has the "
+                  f"text of {duplicate.duplicate_of}; not indexed", highlight=False)
     for warning in report.warnings:
         out.print(f"[yellow]warning[/yellow] {escape(warning.name)}: {escape(warning.reason)}", highlight=False)
 

@@ -166,12 +166,17 @@ def _rows(sections: dict[str, dict]) -> list[tuple[str, ...]]:
 
 def _ingest_rows(ingest: dict) -> list[tuple[str, ...]]:
     o, r = ingest["ours"], ingest["raw"]
+    stages = o["stages_ms"]
     return [
-        ("ingest", f"{ingest['articles']} articles, {ingest['chunks']} chunks: chunks/s",
-         _fmt(o["chunks_per_s"]), _fmt(r["chunks_per_s"]), _fmt(ingest["ratio"])),
+        ("ingest", f"{ingest['articles']} articles, {ingest['chunks']} chunks, {ingest['sentences']} sentences: s",
+         _fmt(o["seconds"]), _fmt(r["seconds"]), _fmt(ingest["ratio"])),
         ("", "articles/s", _fmt(o["articles_per_s"]), _fmt(r["articles_per_s"]), ""),
-        ("", "ms: encode / store writes and rest (raw: add)", f"{o['encode_ms']} / {o['store_and_rest_ms']}",
-         f"{r['encode_ms']} / {r['add_ms']}", ""),
+        ("", "ms: load / lookup / analysis / rest", f"{o['load_ms']} / {stages['lookup']} / {stages['analysis']} / "
+                                                     f"{stages['rest']}", "", ""),
+        ("", "ms: embedding / writing (raw: encode / add)", f"{stages['embedding']} / {stages['writing']}",
+         f"{r['chunk_encode_ms'] + r['sentence_encode_ms']} / {r['chunk_add_ms'] + r['sentence_add_ms']}", ""),
+        ("", "ms of it for sentence vectors (the reader's): encode / add", "",
+         f"{r['sentence_encode_ms']} / {r['sentence_add_ms']}", ""),
     ]
 
 

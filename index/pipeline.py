@@ -106,6 +106,7 @@ class Ingestor:
         report = report or IngestReport()
         done = on_article or _ignore
         for group in _groups(articles):
+            stored_before = len(report.article_ids)
             todo = self._sorted_out(group, report, done)
             started = time.perf_counter()
             cut = [c for c in (self._cut(a, report, done) for a in todo) if c is not None]
@@ -113,6 +114,9 @@ class Ingestor:
             vectors = self._embed(cut, report)
             with lock or nullcontext():
                 self._write(cut, vectors, report, done)
+            # The ids of the group's stored articles, in the order they came.
+            stored = set(report.article_ids[stored_before:])
+            report.article_ids[stored_before:] = [a.id for a in group if a.id in stored]
         return report
 
     def _sorted_out(self, group: list[Article], report: IngestReport,

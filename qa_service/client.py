@@ -8,7 +8,7 @@ whose message names the problem and what to do about it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from urllib.parse import quote
@@ -66,11 +66,28 @@ class ServiceClient:
         return self._send("POST", "/v1/search", SearchResponse,
                           json=request.model_dump(mode="json", exclude_none=True))
 
-    def ingest(self, articles: Sequence[Article], advance: Callable[[int], None]) -> IngestResponse:
-        """POSTs the articles as JSON in batches within the request limits; an article over
-        the size limit is reported as failed, as the server does for an uploaded file."""
+    def ingest(self, articles: Iterable[Article], advance: Callable[[int], None]) -> IngestResponse:
+        """POSTs the articles as JSON in batches within the request limits, as they come; an
+        article over the size limit is reported as failed, as the server does for an uploaded file."""
         total = IngestResponse(added=0, updated=0, unchanged=0, chunks=0, failed=[], warnings=[], article_ids=[])
-        records, sent = [], 0
+        sent = 0
+        for batch in self._batches(self._records(articles, total, advance)):
+            try:
+                done = self._send("POST", "/v1/articles", IngestResponse, json=batch)
+            except ServiceError as err:
+                raise ServiceError(f"{err} ({sent} articles were indexed before)") from None
+            for field in ("added", "updated", "unchanged", "chunks"):
+                setattr(total, field, getattr(total, field) + getattr(done, field))
+            total.failed += done.failed
+            total.warnings += done.warnings
+            total.duplicates += done.duplicates
+            total.article_ids += done.article_ids
+            sent += len(batch)
+            advance(len(batch))
+        return total
+
+    def _records(self, articles: Iterable[Article], total: IngestResponse,
+                 advance: Callable[[int], None]) -> Iterator[dict[str, Any]]:
         for article in articles:
             if len(article.body) > self.max_article_chars:
                 total.failed.append(Failure(
@@ -79,22 +96,9 @@ class ServiceClient:
                            f"{self.max_article_chars:,} (QA_MAX_ARTICLE_CHARS)"))
                 advance(1)
             else:
-                records.append(_record(article))
-        for batch in self._batches(records):
-            try:
-                done = self._send("POST", "/v1/articles", IngestResponse, json=batch)
-            except ServiceError as err:
-                raise ServiceError(f"{err} ({sent} of {len(records)} articles were indexed before)") from None
-            for field in ("added", "updated", "unchanged", "chunks"):
-                setattr(total, field, getattr(total, field) + getattr(done, field))
-            total.failed += done.failed
-            total.warnings += done.warnings
-            total.article_ids += done.article_ids
-            sent += len(batch)
-            advance(len(batch))
-        return total
+                yield _record(article)
 
-    def _batches(self, records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def _batches(self, records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []
         size = 2  # the list's brackets
         for record in records:

@@ -7,7 +7,7 @@ without the embedding model (no torch), search loads no language model.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -66,7 +66,7 @@ class LocalService:
         with _index_checked():
             return search_passages(self.services.retriever, request, self.settings.top_k)
 
-    def ingest(self, articles: Sequence[Article], advance: Callable[[int], None]) -> IngestResponse:
+    def ingest(self, articles: Iterable[Article], advance: Callable[[int], None]) -> IngestResponse:
         with _index_checked():
             report = self.services.ingestor.ingest(articles, on_article=lambda _: advance(1))
         return IngestResponse(**report.to_dict(), warnings=[])

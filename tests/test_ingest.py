@@ -211,3 +211,48 @@ def test_an_article_that_cannot_be_analysed_in_time_fails_alone(fresh_services):
     # The bound (0.5 s) plus the good article's embedding and writes: generous margins.
     assert time.monotonic() - started < 30
     assert fresh_services.store.count_articles() == 1
+
+
+def test_an_archive_ingest_stopped_midway_resumes_without_embedding_again(tmp_path):
+    """A JSON Lines archive streams through `qa-service ingest`; killed once some groups are
+    stored, the same command finishes the job: what was stored is unchanged (not analysed or
+    embedded again) and only the rest is written."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    archive = tmp_path / "archive.jsonl"
+    total = 640
+    archive.write_text("".join(json.dumps({
+        "title": f"Harbour note {n}", "published_at": "2025-03-02",
+        "body": f"The ferry to Pine Island ran {n} minutes late on Monday. Fog closed the bay at dawn.",
+    }) + "\n" for n in range(total)))
+    env = {**os.environ, "QA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    first = subprocess.Popen([sys.executable, "-m", "cli", "ingest", str(archive), "--json"], env=env, cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    catalog = data / "chroma" / "articles.catalog.sqlite3"
+
+    def stored() -> int:
+        try:
+            with sqlite3.connect(catalog) as db:
+                return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        except sqlite3.Error:  # not created yet
+            return 0
+
+    try:
+        deadline = time.monotonic() + 600
+        while stored() == 0:
+            assert first.poll() is None, first.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no group was stored"
+            time.sleep(0.05)
+    finally:
+        first.kill()
+        first.wait()
+    kept = stored()
+    assert 0 < kept < total
+
+    second = _cli("ingest", str(archive), "--json", data_dir=data)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    assert (report["unchanged"], report["added"]) == (kept, total - kept)
+    assert report["chunks"] == total - kept, "only what was not stored is embedded and written"
+    assert stored() == total

@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from index.article import Article
-from index.loaders import LoaderError, LoadFailure, load_bytes, load_file, load_paths, load_upload
+from index.loaders import (
+    LoaderError,
+    LoadFailure,
+    input_bytes,
+    load_bytes,
+    load_file,
+    load_paths,
+    load_upload,
+    stream_paths,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loaders"
 
@@ -358,3 +367,24 @@ def test_load_upload_keeps_good_records_of_a_partly_bad_upload():
     result = load_upload("batch.jsonl", data)
     assert [a.title for a in result.articles] == ["Good"]
     assert [f.path for f in result.failures] == ["batch.jsonl:2"]
+
+
+def test_a_jsonl_archive_streams_a_record_at_a_time_past_the_file_limit(tmp_path):
+    path = tmp_path / "archive.jsonl"
+    lines = [json.dumps({"title": f"Story {n}", "body": f"The ferry sailed {n} times."}) for n in range(60)]
+    lines[30] = json.dumps({"title": "Huge", "body": "x" * 3000})
+    path.write_text("\n".join(lines) + "\n")
+    streamed = list(stream_paths([path], max_file_bytes=1000))  # the file is over 3 KB
+    assert len(streamed) == 60 and sum(size for _, size in streamed) == path.stat().st_size == input_bytes([path])
+    articles = [a for loaded, _ in streamed for a in loaded.articles]
+    assert len(articles) == 59 and articles[0].title == "Story 0"
+    failures = [f for loaded, _ in streamed for f in loaded.failures]
+    assert failures == [LoadFailure(f"{path}:31", "record too large: over 1,000 bytes (the limit of a file)")]
+    assert load_paths([path], max_file_bytes=1000).articles == articles
+
+
+def test_an_empty_jsonl_archive_is_reported(tmp_path):
+    (tmp_path / "blank.jsonl").write_text("\n  \n")
+    (tmp_path / "none.jsonl").write_text("")
+    assert reasons(load_paths([tmp_path]).failures) == {"blank.jsonl": "empty file (whitespace only)",
+                                                         "none.jsonl": "empty file"}

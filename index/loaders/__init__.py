@@ -9,7 +9,9 @@ Formats, chosen by file name:
 - ``.json`` (object or list) / ``.jsonl``: records with article fields
 
 Every file must be UTF-8 (a BOM is allowed) and at most ``max_file_bytes``
-(10 MB by default). Bodies keep paragraphs separated by a blank line.
+(10 MB by default); read from disk, a ``.jsonl`` file is streamed a record at
+a time, so it may be of any size and each record has that limit
+(``stream_paths``). Bodies keep paragraphs separated by a blank line.
 
 Source rule: the ``source`` argument, when given, overrides everything; else
 the source named by the file (front matter or record field ``source``); else
@@ -27,7 +29,7 @@ raise ``LoaderError`` if anything in the file is bad.
 Directories are walked recursively in sorted order, skipping hidden entries;
 files of an unsupported type found there are reported, not ignored.
 """
-from .api import load_bytes, load_file, load_paths, load_upload
+from .api import input_bytes, load_bytes, load_file, load_paths, load_upload, stream_paths
 from .common import DEFAULT_MAX_FILE_BYTES, LoaderError, LoadFailure, LoadResult
 
 __all__ = [
@@ -35,8 +37,10 @@ __all__ = [
     "LoadFailure",
     "LoadResult",
     "LoaderError",
+    "input_bytes",
     "load_bytes",
     "load_file",
     "load_paths",
     "load_upload",
+    "stream_paths",
 ]

@@ -1,9 +1,16 @@
-"""Format dispatch, file reading and directory walking."""
+"""Format dispatch, file reading and directory walking.
+
+``stream_paths`` is the loading of an archive: a file at a time, and a JSON
+Lines file (``.jsonl``, not a RealTimeQA ``*_gcs.jsonl``) a record at a time,
+so a file of a million lines is never held in memory and has no size limit
+(each of its records has the file limit). ``load_paths`` gathers it all.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
 from index.article import Article
 
@@ -14,9 +21,10 @@ from .common import (
     LoadResult,
     check_size,
     decode_text,
+    format_mb,
 )
 from .html_page import parse_html
-from .json_records import parse_json, parse_jsonl
+from .json_records import article_from_record, decode_json_line, parse_json, parse_jsonl
 from .markdown_text import parse_markdown
 from .plain_text import parse_plain_text
 from .realtimeqa import SUFFIX as GCS_SUFFIX
@@ -129,16 +137,92 @@ def _walk(directory: Path) -> Iterator[Path]:
             yield entry
 
 
+def _files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Every file named or under a directory named, and whether it exists."""
+    for given in paths:
+        root = Path(given)
+        if not root.exists():
+            yield root, False
+        else:
+            yield from ((path, True) for path in (_walk(root) if root.is_dir() else [root]))
+
+
+def input_bytes(paths: Iterable[str | Path]) -> int:
+    """The bytes ``stream_paths`` will read (to show progress and the time left)."""
+    return sum(_size(path) for path, exists in _files(paths) if exists)
+
+
+def stream_paths(
+    paths: Iterable[str | Path], source: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> Iterator[tuple[LoadResult, int]]:
+    """What ``load_paths`` returns, a file or a JSON Lines record at a time, each with the bytes
+    of input it stands for."""
+    for path, exists in _files(paths):
+        if not exists:
+            yield LoadResult(failures=[LoadFailure(str(path), "no such file or directory")]), 0
+        elif path.suffix.lower() == ".jsonl" and not path.name.lower().endswith(GCS_SUFFIX):
+            yield from _stream_records(path, source, max_file_bytes)
+        else:
+            yield _guarded(str(path), partial(_load_path, path, source, max_file_bytes)), _size(path)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _stream_records(path: Path, source: str | None, max_file_bytes: int) -> Iterator[tuple[LoadResult, int]]:
+    try:
+        handle = path.open("rb")
+    except OSError as err:
+        yield LoadResult(failures=[LoadFailure(str(path), f"cannot read file: {err.strerror or err}")]), 0
+        return
+    with handle:
+        records = read = 0
+        for number, (line, size) in enumerate(_lines(handle, max_file_bytes), 1):
+            read += size
+            where = f"{path}:{number}"
+            text = line.removeprefix(_BOM) if line is not None and number == 1 else line
+            if text is None:
+                reason = f"record too large: over {format_mb(max_file_bytes)} (the limit of a file)"
+                yield LoadResult(failures=[LoadFailure(where, reason)]), size
+            elif text.strip():
+                records += 1
+                yield _guarded(where, partial(_record, text, source)), size
+            else:
+                yield LoadResult(), size
+    if not records:  # as ``decode_text`` says of a whole file
+        yield LoadResult(failures=[LoadFailure(str(path), "empty file (whitespace only)" if read else "empty file")]), 0
+
+
+def _lines(handle: BinaryIO, most: int) -> Iterator[tuple[bytes | None, int]]:
+    """Each line of ``handle`` (split at "\n" only, like ``numbered_lines``) with its size in
+    bytes; None for a line over ``most`` bytes, which is read past, never held whole."""
+    while line := handle.readline(most + 1):
+        if len(line) <= most:
+            yield line, len(line)
+            continue
+        size = len(line)
+        while not line.endswith(b"\n") and (line := handle.readline(most)):
+            size += len(line)
+        yield None, size
+
+
+def _record(line: bytes, source: str | None) -> LoadResult:
+    article = article_from_record(decode_json_line(decode_text(line)))
+    return LoadResult([article.with_source(source) if source else article])
+
+
 def load_paths(
     paths: Iterable[str | Path], source: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 ) -> LoadResult:
     """Articles of every file and directory in ``paths``; bad files are collected, never fatal."""
     result = LoadResult()
-    for given in paths:
-        root = Path(given)
-        if not root.exists():
-            result.failures.append(LoadFailure(str(given), "no such file or directory"))
-            continue
-        for path in _walk(root) if root.is_dir() else [root]:
-            result.extend(_guarded(str(path), partial(_load_path, path, source, max_file_bytes)))
+    for loaded, _ in stream_paths(paths, source, max_file_bytes):
+        result.extend(loaded)
     return result

@@ -37,6 +37,8 @@ class LoadResult:
 
 
 def format_mb(n_bytes: int) -> str:
+    if n_bytes < MB // 100:  # would round to "0 MB"
+        return f"{n_bytes:,} bytes"
     return f"{n_bytes / MB:.2f}".rstrip("0").rstrip(".") + " MB"
 
 

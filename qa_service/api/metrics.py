@@ -38,6 +38,7 @@ class Metrics:
         for result in ("added", "updated", "unchanged"):
             self.articles.labels(result).inc(report[result])
         self.articles.labels("failed").inc(len(report["failed"]))
+        self.articles.labels("duplicate").inc(len(report["duplicates"]))
         self.chunks.inc(report["chunks"])
 
     def count_rejected(self, failed: int) -> None:
