@@ -9,8 +9,9 @@ Streaming sends the chat.completion.chunk lines OpenAI clients expect; the
 content arrives in one piece, because the reader picks a whole answer (a span
 of the articles) rather than writing it token by token.
 
-``usage`` counts the prompt the model read and the tokens it generated for
-the draft (both 0 when nothing relevant was found and the model did not run).
+``usage`` estimates the prompt tokens the model read to judge the candidate
+answers; ``completion_tokens`` is 0, since the model scores candidates and
+generates nothing (both 0 when nothing relevant was found).
 Sampling parameters are honoured or refused with 400 ``unsupported_parameter``
 (see ``ChatRequest``): a client asking for something it will not get is told so.
 """
