@@ -320,7 +320,9 @@ class ChromaStore:
             self.sentences.delete(where={"article_id": {"$in": replaced}})
         sentence_rows = [
             (w.article, sentence_id(c.id, i), text, vector)
-            for w in writes for c, texts, vectors in zip(w.chunks, w.sentences, w.sentence_vectors, strict=True)
+            # A write without sentences (the search bench's synthetic chunks) stores no sentence rows.
+            for w in writes if w.sentences
+            for c, texts, vectors in zip(w.chunks, w.sentences, w.sentence_vectors, strict=True)
             for i, (text, vector) in enumerate(zip(texts, vectors, strict=True))
         ]
         for batch in _batches(sentence_rows, self._max_batch):
