@@ -225,9 +225,17 @@ def read(q: AskedQuestion, sentences: list[ReadSentence], min_sentence: float, m
         best = None
     if best is not None:
         best = _with_list(q, best, candidates, sentences)
-        opened = opened if opened is not None and opened.key not in {c.source.key for c in best.items} \
-            and opened.passage.article_id == best.source.passage.article_id else None
+        opened = opened if opened is not None and _qualifies(q, opened, best) else None
     return Reading(best, opened, pool, round(sure, 4))
+
+
+def _qualifies(q: AskedQuestion, opened: ReadSentence, best: Candidate) -> bool:
+    """An open statement goes beside an answer when it is about the same predicate in the same story
+    ("The buyer paid 40 million; the rest of the price was not disclosed"); one about another of the
+    story's facts ("did not put a figure on the investment" beside who signed) is no caveat."""
+    return opened.key not in {c.source.key for c in best.items} \
+        and opened.passage.article_id == best.source.passage.article_id \
+        and bool(stated(q.focus, {t.lemma_.lower() for t in opened.doc}))
 
 
 def _older(a: Passage, b: Passage) -> bool:

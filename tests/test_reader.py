@@ -95,6 +95,18 @@ def test_a_story_that_says_it_is_not_known_answers_with_that_statement():
     assert r.open_statement.sentence.text == "The companies did not disclose the value of the deal."
 
 
+def test_a_caveat_goes_beside_an_answer_only_when_it_is_about_what_was_asked():
+    story = ("The memorandum was signed by Minister Bae Kyung-hoon and Larry Fink in New York. "
+             "The memorandum did not put a figure on how much BlackRock will invest.")
+    signed = reading("Who signed the memorandum with BlackRock?", story, {0: 0.7, 1: 0.5})
+    assert answer_of(signed) is not None and "Bae Kyung-hoon" in answer_of(signed)
+    assert signed.open_statement is None  # the sum is not known; who signed is
+    story = ("Brenmark will pay 40 million euros up front for the mill. It did not say what it will pay "
+             "later for the land, the company said.")
+    paid = reading("How much will Brenmark pay for the mill?", story, {0: 0.7, 1: 0.6})
+    assert answer_of(paid) == "40 million euros" and paid.open_statement is not None
+
+
 def test_the_dateline_is_not_an_answer():
     story = "GENVALE, March 3 (Example Wire) - The health ministry approved the new vaccine on Tuesday."
     q = analyse_question("Where was the vaccine approved?")
