@@ -165,6 +165,8 @@ def ingest(
     paths: list[Path] = typer.Argument(None, help="files or directories"),
     source: str | None = typer.Option(None, help="source name for every article"),
     demo: bool = typer.Option(False, help="also ingest the shipped demo corpus"),
+    embed_workers: int | None = typer.Option(None, "--embed-workers", min=1, help="embedding requests in flight "
+                                             "at once (QA_EMBED_BACKEND=openai; default: QA_EMBED_WORKERS)"),
     as_json: Json = False, server: Server = None, local: Local = False, verbose: Verbose = False,
 ) -> None:
     """Load, chunk, embed and index articles; unchanged ones are skipped.
@@ -177,11 +179,17 @@ def ingest(
     from index.demo import demo_corpus_path
     from index.loaders import input_bytes, stream_paths
     from qa_service.api.schemas import Failure
+    from qa_service.client import ServiceClient
 
     targets = list(paths or []) + ([demo_corpus_path()] if demo else [])
     if not targets:
         raise typer.BadParameter("give at least one PATH (or --demo)")
+    if embed_workers is not None:
+        _set_embed_workers(ctx, embed_workers)
     service = _service(ctx, server, local, verbose)
+    if embed_workers is not None and isinstance(service, ServiceClient):
+        raise typer.BadParameter("--embed-workers is for an ingest in this process; a server embeds with its own "
+                                 "QA_EMBED_WORKERS")
     settings = ctx.obj["settings"]
     loading = _Loading(settings)
     with _reported(), ingest_progress(input_bytes(targets)) as shown:
@@ -198,6 +206,18 @@ def ingest(
         _print_summary(report)
     _answered_by(ctx, service)
     raise typer.Exit(1 if report.failed else 0)
+
+
+def _set_embed_workers(ctx: typer.Context, workers: int) -> None:
+    """The settings with ``workers``, or a usage error when the embedding backend cannot use them."""
+    from pydantic import ValidationError
+
+    settings = ctx.obj["settings"].model_copy(update={"embed_workers": workers})
+    try:
+        _ = settings.embedding  # the group checks its fields together
+    except ValidationError as err:
+        raise typer.BadParameter(err.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    ctx.obj["settings"] = settings
 
 
 class _Loading:
@@ -394,6 +414,21 @@ def serve(
     run_server(settings, host=host, port=port, workers=workers, services=services)
 
 
+@app.command("embed-serve")
+def embed_serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="bind address"),
+    port: int = typer.Option(7997, help="port"),
+    served_name: str | None = typer.Option(None, "--served-name", help="the model's name in replies "
+                                           "(default: its own, from QA_EMBED_MODEL)"),
+) -> None:
+    """Serve the embedding model (QA_EMBED_MODEL) at an OpenAI-compatible /v1/embeddings, for
+    QA_EMBED_BACKEND=openai elsewhere; QA_EMBED_API_KEY, when set, is required of clients."""
+    from qa_service.embed_server import run_embed_server
+
+    run_embed_server(ctx.obj["settings"], host, port, served_name)
+
+
 def _with_demo(settings: Settings) -> Services:
     """The service of ``settings``, with the demo corpus indexed first if the index is empty."""
     from cli.progress import ingest_with_progress
@@ -438,10 +473,17 @@ def bench(
     ctx: typer.Context,
     quick: bool = typer.Option(False, "--quick", help="small sizes, under 3 minutes"),
     report: Path = typer.Option(Path("reports/bench"), "--report", help="where bench.json goes"),
+    scale: int | None = typer.Option(None, "--scale", min=1000, help="instead: build, serve and measure an index "
+                                     "of this many chunks (synthetic vectors)"),
+    pool: Path | None = typer.Option(None, "--pool", exists=True, file_okay=False,
+                                     help="--scale's texts and queries: a RealTimeQA directory (default: generated)"),
+    keep: Path | None = typer.Option(None, "--keep", help="--scale builds its index here and keeps it"),
 ) -> None:
-    """Benchmark the service against its raw components."""
-    from evals.bench import run_bench
+    """Benchmark the service against its raw components (or, with --scale, at size)."""
+    from evals.bench import run_bench, run_scale
 
+    if scale is not None:
+        raise typer.Exit(run_scale(ctx.obj["settings"], scale, pool, report=report, keep=keep))
     raise typer.Exit(run_bench(ctx.obj["settings"], quick=quick, report=report))
 
 

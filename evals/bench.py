@@ -24,6 +24,7 @@ from rich.table import Table
 
 from evals.bench_ask import bench_ask
 from evals.bench_ingest import bench_ingest
+from evals.bench_scale import bench_scale
 from evals.bench_search import bench_search
 from evals.bench_serve import bench_serve
 from qa_service.services import Services
@@ -73,12 +74,60 @@ def run_bench(settings: Settings, quick: bool = False, report: Path = Path("repo
     }
     report.mkdir(parents=True, exist_ok=True)
     (report / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _console().print(bench_table(result))
+    console.print(f"wrote {report / 'bench.json'} in {result['seconds']:.0f} s")
+    return 1 if any("error" in s for s in sections.values()) else 0
+
+
+def run_scale(settings: Settings, n_chunks: int, pool: Path | None, report: Path = Path("reports/bench"),
+              keep: Path | None = None) -> int:
+    """``bench --scale N``: build, serve and measure an N-chunk index; print the table, write
+    ``report/scale-N.json``."""
+    started = time.perf_counter()
+    machine = _machine()
+    with Services(settings) as models:
+        models.embedder.warm_up()
+        section = _run_section(f"scale {n_chunks:,}", lambda: bench_scale(models, n_chunks, pool, keep=keep))
+    machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    result = {"scale": n_chunks, "seconds": round(time.perf_counter() - started, 1), "machine": machine,
+              "section": section}
+    report.mkdir(parents=True, exist_ok=True)
+    path = report / f"scale-{n_chunks}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if "error" not in section:
+        table = Table(title=f"qa-service bench --scale {n_chunks:,} (load avg {machine['load_average_start'][0]})")
+        table.add_column("measure", justify="left")
+        table.add_column("figure", justify="right")
+        for row in _scale_rows(section):
+            table.add_row(*row)
+        _console().print(table)
+    console.print(f"wrote {path} in {result['seconds']:.0f} s")
+    return 1 if "error" in section else 0
+
+
+def _scale_rows(s: dict) -> list[tuple[str, str]]:
+    search, one = s["search_ms"], s["search_one_source_ms"]
+    embed = s["real_embedding"]
+    return [
+        ("index", f"{s['written']:,} chunks of {s['texts']} ({s['stories']:,} stories), synthetic vectors"),
+        ("write (chunks, keyword rows)", f"{s['write_s']} s, {s['write_chunks_per_s']:,.0f} chunks/s"),
+        ("real embedding (MiniLM, this machine)", f"{embed['chunks_per_s']} chunks/s: {embed['hours_for_all']} h "
+                                                  "for every chunk"),
+        ("start-up until /readyz", f"{s['startup_s']} s"),
+        ("/v1/search p50 / p95", f"{_fmt(search['p50'])} / {_fmt(search['p95'])} ms"),
+        ("/v1/search, one source of 16, p50 / p95", f"{_fmt(one['p50'])} / {_fmt(one['p95'])} ms"),
+        ("new article: POST; then found by /v1/search after", f"{s['new_article_post_ms']} ms; "
+                                                               f"{s['new_article_found_after_ms']} ms"),
+        ("server RSS at ready; peak", f"{_fmt(s['rss_ready_mb'])} MB; {_fmt(s['peak_rss_mb'])} MB"),
+        ("index on disk", f"{_fmt(s['disk_mb'])} MB"),
+    ]
+
+
+def _console() -> Console:
     out = Console()
     if not out.is_terminal:  # a log file: room for the whole table instead of 80 columns
         out.width = 120
-    out.print(bench_table(result))
-    console.print(f"wrote {report / 'bench.json'} in {result['seconds']:.0f} s")
-    return 1 if any("error" in s for s in sections.values()) else 0
+    return out
 
 
 def _load_models(models: Services) -> None:

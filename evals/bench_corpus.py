@@ -81,6 +81,13 @@ class Topic:
             f"When will the {s2} announcement in {self.place} be made?",
         ))
 
+    def passage(self, rng: random.Random) -> str:
+        return passage(rng, self)
+
+    def headline(self, n: int) -> str:
+        """The title of the topic's ``n``-th synthetic article."""
+        return f"{self.place} {self.subject[0]} report {n}"
+
 
 def topics(n: int, seed: int) -> list[Topic]:
     """``n`` distinct topics, always the same for the same seed."""

@@ -9,12 +9,14 @@ half an hour here and measure the embedder, not search.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 import numpy as np
 
-from evals.bench_corpus import Topic, passage, topics
+from evals.bench_corpus import topics
 from evals.bench_stats import ratio, spread, timed
 from evals.runner import temporary_services
 from index.article import Article, Chunk
@@ -32,14 +34,28 @@ NOISE_NORM = 0.8
 WARM_UP_QUERIES = 3
 
 
+class TopicText(Protocol):
+    """What synthetic articles are about: the generated bank's topics, or a news pool's stories."""
+
+    def describe(self) -> str: ...
+
+    def question(self, rng: random.Random) -> str: ...
+
+    def passage(self, rng: random.Random) -> str: ...
+
+    def headline(self, n: int) -> str: ...
+
+
 @dataclass
 class SyntheticIndex:
-    """Writes deterministic synthetic articles into a store, continuing where it left off."""
+    """Writes deterministic synthetic articles into a store, continuing where it left off;
+    article ``n`` comes from one of ``sources`` sources (so a source filter keeps 1/``sources``)."""
 
     store: ChromaStore
     centres: np.ndarray
-    pool: list[Topic]
+    pool: Sequence[TopicText]
     seed: int = 11
+    sources: int = 1
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -76,12 +92,12 @@ class SyntheticIndex:
     def _article(self) -> list[tuple[Article, Chunk, np.ndarray]]:
         """One article of CHUNKS_PER_ARTICLE chunks on one topic, each chunk with its vector."""
         t = self._rng.randrange(len(self.pool))
-        texts = [passage(self._rng, self.pool[t]) for _ in range(CHUNKS_PER_ARTICLE)]
+        texts = [self.pool[t].passage(self._rng) for _ in range(CHUNKS_PER_ARTICLE)]
         body = "\n\n".join(texts)
         self._articles += 1
         article = Article.create(
-            title=f"{self.pool[t].place} {self.pool[t].subject[0]} report {self._articles}", body=body,
-            url=f"https://news.example.com/{self._articles}", source="bench",
+            title=self.pool[t].headline(self._articles), body=body,
+            url=f"https://news.example.com/{self._articles}", source=source_name(self._articles % self.sources),
             published_at=f"2025-{1 + self._articles % 12:02d}-{1 + self._articles % 28:02d}",
         )
         noise = self._np.standard_normal((CHUNKS_PER_ARTICLE, self.centres.shape[1])).astype(np.float32)
@@ -92,6 +108,10 @@ class SyntheticIndex:
             out.append((article, Chunk(article.id, n, text, start, start + len(text)), vectors[n]))
             start += len(text) + 2
         return out
+
+
+def source_name(n: int) -> str:
+    return "bench" if n == 0 else f"bench-{n}"
 
 
 def bench_search(models: Services, sizes: list[int], n_queries: int) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 import os
 import subprocess
 import sys
@@ -62,3 +63,38 @@ def test_quick_bench_writes_every_section_and_ratio(tmp_path):
     assert "search 10k" in done.stdout and "candidates judged per question" in done.stdout
     # Every section ran in temporary indexes: the configured data directory stays untouched.
     assert not (tmp_path / "data" / "chroma").exists()
+
+
+RTQA = Path(__file__).parent / "fixtures" / "realtimeqa" / "past" / "2025"
+
+
+def test_a_news_pool_makes_distinct_chunks_of_its_stories_paragraphs():
+    from evals.bench_scale import news_pool
+
+    pool = news_pool(RTQA)
+    assert pool and all(story.paragraphs and story.questions for story in pool)
+    rng = random.Random(1)
+    texts = [story.passage(rng) for story in pool for _ in range(20)]
+    paragraphs = {p for story in pool for p in story.paragraphs}
+    # each chunk is the pool's own paragraphs, recombined: distinct chunks from a small pool
+    assert all(any(p in text for p in paragraphs) for text in texts)
+    assert len(set(texts)) > len(texts) * 0.8
+
+
+@pytest.mark.slow
+def test_scale_bench_builds_serves_and_measures_an_index(tmp_path):
+    script = Path(sys.executable).with_name("qa-service")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_DATA_DIR": str(tmp_path / "data")}
+    env.pop("QA_CHROMA_HOST", None)
+    done = subprocess.run([str(script), "bench", "--scale", "2000", "--pool", str(RTQA), "--report",
+                           str(tmp_path / "report"), "--keep", str(tmp_path / "index")],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    section = json.loads((tmp_path / "report" / "scale-2000.json").read_text())["section"]
+    assert section["written"] == 2000 and section["texts"] == "news pool"
+    for key in ("search_ms", "search_one_source_ms"):
+        assert 0 < section[key]["p50"] <= section[key]["p95"]
+    assert section["new_article_found_after_ms"] >= 0 and section["startup_s"] > 0
+    assert section["peak_rss_mb"] >= section["rss_ready_mb"] > 100 and section["disk_mb"] > 1
+    assert "/v1/search p50 / p95" in done.stdout
+    assert (tmp_path / "index").is_dir() and not (tmp_path / "data" / "chroma").exists()
