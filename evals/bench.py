@@ -95,7 +95,8 @@ def run_scale(settings: Settings, n_chunks: int, pool: Path | None, report: Path
     path = report / f"scale-{n_chunks}.json"
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if "error" not in section:
-        table = Table(title=f"qa-service bench --scale {n_chunks:,} (load avg {machine['load_average_start'][0]})")
+        loads = f"{machine['load_average_start'][0]} -> {machine['load_average_end'][0]}"
+        table = Table(title=f"qa-service bench --scale {n_chunks:,} (load avg {loads})")
         table.add_column("measure", justify="left")
         table.add_column("figure", justify="right")
         for row in _scale_rows(section):
