@@ -31,8 +31,8 @@ Versions: 1, ids hashed a URL without its query; 2, ids keep the query
 looked up (``holders``) to refuse an exact duplicate under another id.
 
 The generation is an opaque token that changes with every put and delete,
-from any process; workers and the keyword index compare it to know when to
-reload. It changes after the records it covers are written.
+from any process, for a worker to tell that the index changed. It changes
+after the records it covers are written.
 """
 from __future__ import annotations
 

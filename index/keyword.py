@@ -22,9 +22,9 @@ An index written before this file existed has none: it is filled from the stored
 chunks when opened, once (the schema and all rows in one transaction, so one cut
 short is redone on the next open).
 
-With a Chroma server there is no file every worker shares: ``RebuiltKeywords``
-keeps the same index in memory and rebuilds it from the server's chunks when the
-store's write generation changes (see ARCHITECTURE.md, "Keyword index").
+With a Chroma server there is no file every worker shares: each worker keeps a
+copy of this index on its own disk and applies a change log the store appends to
+on the server (``index.keyword_log``; ARCHITECTURE.md, "Keyword index").
 """
 from __future__ import annotations
 
@@ -123,10 +123,13 @@ class KeywordIndex(Protocol[C]):
         """Those of these chunks the index holds, by id (no Chroma round trip)."""
 
     def forget(self, article_ids: Sequence[str]) -> None:
-        """Remove every row of these articles."""
+        """Before these articles' chunks change or are deleted: remove every row of theirs."""
 
     def add(self, chunks: Sequence[C]) -> None:
-        """Add rows for chunks whose articles have none (``forget`` them first)."""
+        """After these chunks are written: rows for them (``forget`` their articles first)."""
+
+    def deleted(self, article_ids: Sequence[str]) -> None:
+        """After these articles' chunks are deleted (``forget`` them first)."""
 
     def warm_up(self) -> None:
         """Do now what the first search would otherwise wait for."""
@@ -135,13 +138,19 @@ class KeywordIndex(Protocol[C]):
 
 
 class FtsKeywords(Generic[C]):
-    """The keyword index in one SQLite database (a file, or ``:memory:``); one connection behind a lock."""
+    """The keyword index in one SQLite file; one connection behind a lock.
 
-    def __init__(self, path: Path | str, chunk_type: type[C], load: Callable[[], Iterable[C]]) -> None:
+    ``load`` reads every stored chunk, to fill a new file; a chunk it yields twice
+    (rewritten while it pages) is kept once. ``wait_s``: how long a write waits for
+    another process's transaction on the file.
+    """
+
+    def __init__(self, path: Path, chunk_type: type[C], load: Callable[[], Iterable[C]],
+                 wait_s: float = 60) -> None:
         self._make: Callable[..., C] = chunk_type
         self._columns = [f.name for f in fields(chunk_type) if f.name != "text"]  # type: ignore[arg-type]
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(str(path), timeout=wait_s, isolation_level=None, check_same_thread=False)
         self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         # WAL: a search in another process does not wait for a writer.
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -155,7 +164,7 @@ class FtsKeywords(Generic[C]):
                 f"version {SCHEMA_VERSION}: upgrade qa-service, or delete that file (it is rebuilt from the index)")
         if version == SCHEMA_VERSION:
             return
-        with self._transaction() as db:
+        with self.transaction() as db:
             # Another process may have filled it while this one waited for the lock.
             if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
                 return
@@ -163,11 +172,13 @@ class FtsKeywords(Generic[C]):
             db.execute(f"CREATE TABLE chunks ({columns}, UNIQUE (id))")
             db.execute("CREATE INDEX chunks_by_article ON chunks (article_id)")
             db.execute("CREATE VIRTUAL TABLE chunk_text USING fts5(text, tokenize = 'unicode61')")
-            self._insert(db, load())
+            self.insert_rows(db, load(), skip_known=True)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the file, holding the connection (``insert_rows``, ``forget_rows``
+        and ``clear_rows`` take it, so a caller can add its own statements to theirs)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -177,25 +188,40 @@ class FtsKeywords(Generic[C]):
                 raise
             self._db.execute("COMMIT")
 
-    def _insert(self, db: sqlite3.Connection, chunks: Iterable[C]) -> None:
+    def insert_rows(self, db: sqlite3.Connection, chunks: Iterable[C], skip_known: bool = False) -> None:
+        """Rows for ``chunks``; a chunk id already held is an error, or with ``skip_known`` left as it is."""
         columns = ", ".join(f'"{c}"' for c in self._columns)
-        insert = f"INSERT INTO chunks ({columns}) VALUES ({', '.join('?' * len(self._columns))})"
+        insert = (f"INSERT INTO chunks ({columns}) VALUES ({', '.join('?' * len(self._columns))})"
+                  + (" ON CONFLICT (id) DO NOTHING" if skip_known else ""))
         for chunk in chunks:
-            rowid = db.execute(insert, [getattr(chunk, c) for c in self._columns]).lastrowid
-            db.execute("INSERT INTO chunk_text (rowid, text) VALUES (?, ?)", (rowid, chunk.text))
+            cursor = db.execute(insert, [getattr(chunk, c) for c in self._columns])
+            if cursor.rowcount:
+                db.execute("INSERT INTO chunk_text (rowid, text) VALUES (?, ?)", (cursor.lastrowid, chunk.text))
+
+    @staticmethod
+    def forget_rows(db: sqlite3.Connection, article_ids: Sequence[str]) -> None:
+        ids = json.dumps(list(article_ids))
+        db.execute("DELETE FROM chunk_text WHERE rowid IN "
+                   "(SELECT rowid FROM chunks WHERE article_id IN (SELECT value FROM json_each(?)))", (ids,))
+        db.execute("DELETE FROM chunks WHERE article_id IN (SELECT value FROM json_each(?))", (ids,))
+
+    @staticmethod
+    def clear_rows(db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM chunk_text")
+        db.execute("DELETE FROM chunks")
 
     def add(self, chunks: Sequence[C]) -> None:
-        with self._transaction() as db:
-            self._insert(db, chunks)
+        with self.transaction() as db:
+            self.insert_rows(db, chunks)
 
     def forget(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
             return
-        ids = json.dumps(list(article_ids))
-        with self._transaction() as db:
-            db.execute("DELETE FROM chunk_text WHERE rowid IN "
-                       "(SELECT rowid FROM chunks WHERE article_id IN (SELECT value FROM json_each(?)))", (ids,))
-            db.execute("DELETE FROM chunks WHERE article_id IN (SELECT value FROM json_each(?))", (ids,))
+        with self.transaction() as db:
+            self.forget_rows(db, article_ids)
+
+    def deleted(self, article_ids: Sequence[str]) -> None:
+        """Nothing: ``forget`` removed their rows from the file every process reads."""
 
     def _select(self) -> str:
         return "SELECT " + ", ".join(f'c."{c}"' for c in self._columns) + ", t.text"
@@ -230,62 +256,3 @@ class FtsKeywords(Generic[C]):
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-class RebuiltKeywords(Generic[C]):
-    """The index in memory, rebuilt from the store when its write generation changes.
-
-    For a Chroma server, whose workers share no file: any worker's write changes
-    the generation, so every worker's next search rebuilds. Writes are not applied
-    here (the rebuild after them reads them from the store).
-    """
-
-    def __init__(self, chunk_type: type[C], generation: Callable[[], str | None],
-                 load: Callable[[], Iterable[C]]) -> None:
-        self._type = chunk_type
-        self._generation = generation
-        self._load = load
-        self._lock = threading.Lock()
-        self._built_for: object = object()
-        self._index: FtsKeywords[C] | None = None
-
-    def current(self) -> FtsKeywords[C]:
-        generation = self._generation()
-        with self._lock:
-            if self._index is None or generation != self._built_for:
-                fresh = FtsKeywords(":memory:", self._type, self._load)
-                if self._index is not None:
-                    self._index.close()
-                self._index, self._built_for = fresh, generation
-            return self._index
-
-    def search(self, query: str, n: int, where: KeywordFilter | None = None) -> list[tuple[C, float]]:
-        return self.current().search(query, n, where)
-
-    def chunks(self, ids: Sequence[str]) -> dict[str, C]:
-        return self.current().chunks(ids)
-
-    def forget(self, article_ids: Sequence[str]) -> None:
-        """Nothing: the generation this write changes makes the next search rebuild."""
-
-    def add(self, chunks: Sequence[C]) -> None:
-        """Nothing: the generation this write changes makes the next search rebuild."""
-
-    def warm_up(self) -> None:
-        self.current()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._index is not None:
-                self._index.close()
-                self._index = None
-
-
-def open_keywords(client, name: str, chunk_type: type[C], generation: Callable[[], str | None],
-                  load: Callable[[], Iterable[C]]) -> KeywordIndex[C]:
-    """The keyword index of the store ``client`` opens (see the module docstring); ``load``
-    reads every stored chunk, to fill a new index."""
-    settings = client.get_settings()
-    if settings.is_persistent:
-        return FtsKeywords(Path(settings.persist_directory) / f"{name}.keywords.sqlite3", chunk_type, load)
-    return RebuiltKeywords(chunk_type, generation, load)

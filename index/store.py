@@ -32,6 +32,7 @@ import itertools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,13 @@ import numpy as np
 from index.analysis import ANALYZER_ID
 from index.article import Article, Chunk, article_id_for, chunk_id
 from index.catalog import SCHEMA_VERSION, ArticleRecord, CatalogEntry, IncompatibleIndex, open_catalog
-from index.keyword import KeywordIndex, open_keywords
+from index.keyword import FtsKeywords, KeywordIndex
+from index.keyword_log import ChangeLog, LoggedKeywords, keyword_copy_path
 
 _PAGE = 5000
+# Pages of every chunk overlap by this much: a delete before the read position, made while
+# paging, moves the rest back by its chunks, and no chunk is skipped while fewer than this go.
+_PAGE_OVERLAP = 1000
 # Records of the first layout are copied a page at a time, with their chunks' vectors.
 _MIGRATION_PAGE = 256
 
@@ -148,9 +153,14 @@ def make_client(path: str | None = None, host: str | None = None, port: int = 80
 
 
 class ChromaStore:
-    """Chunks, vectors and article records of one index, tied to one embedding model."""
+    """Chunks, vectors and article records of one index, tied to one embedding model.
 
-    def __init__(self, client, name: str, model_id: str, dim: int, search_ef: int = 128) -> None:
+    ``keyword_dir``: where a worker keeps its copy of the keyword index of a Chroma
+    server (embedded, the index is a file beside Chroma's).
+    """
+
+    def __init__(self, client, name: str, model_id: str, dim: int, search_ef: int = 128,
+                 keyword_dir: Path | None = None) -> None:
         self.client = client
         self.model_id = model_id
         self.dim = dim
@@ -173,8 +183,18 @@ class ChromaStore:
         self.catalog = open_catalog(client, name)
         self._upgrade(f"{name}__articles")
         # After the upgrade: an index from before the keyword file is filled from its chunks as they are now.
-        self.keywords: KeywordIndex[StoredChunk] = open_keywords(client, name, StoredChunk, self.generation,
-                                                                 self.iter_chunks)
+        self.keywords = self._open_keywords(name, keyword_dir)
+
+    def _open_keywords(self, name: str, keyword_dir: Path | None) -> KeywordIndex[StoredChunk]:
+        """A file beside Chroma's, or a copy of a server's index that its change log keeps in step."""
+        settings = self.client.get_settings()
+        if settings.is_persistent:
+            return FtsKeywords(Path(settings.persist_directory) / f"{name}.keywords.sqlite3", StoredChunk,
+                               self.iter_chunks)
+        path = keyword_copy_path(keyword_dir, settings.chroma_server_host, settings.chroma_server_http_port,
+                                 name) if keyword_dir else None
+        return LoggedKeywords(path, StoredChunk, ChangeLog(self.client, name), str(self.chunks.id),
+                              self.iter_chunks, self.article_chunks)
 
     def close(self) -> None:
         """Close the catalog and the Chroma client (Chroma frees its system once its last client closes)."""
@@ -364,6 +384,7 @@ class ChromaStore:
         self.keywords.forget([article_id])
         self.chunks.delete(where={"article_id": article_id})
         self.sentences.delete(where={"article_id": article_id})
+        self.keywords.deleted([article_id])
         return self.catalog.delete(article_id)
 
     # -- chunks -----------------------------------------------------------
@@ -402,12 +423,19 @@ class ChromaStore:
         return [by_id[i] for i in ids if i in by_id]
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
-        """Every chunk, paged (for rebuilding the keyword index)."""
-        offset = 0
+        """Every chunk, paged (to fill a keyword index); each once, unless it is rewritten meanwhile."""
+        offset, previous = 0, set[str]()
         while True:
             got = self.chunks.get(include=["documents", "metadatas"], offset=offset, limit=_PAGE)
-            if not got["ids"]:
-                return
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                yield StoredChunk.from_chroma(i, d, m)
-            offset += len(got["ids"])
+                if i not in previous:
+                    yield StoredChunk.from_chroma(i, d, m)
+            if len(got["ids"]) < _PAGE:
+                return
+            offset, previous = offset + _PAGE - _PAGE_OVERLAP, set(got["ids"])
+
+    def article_chunks(self, article_ids: Sequence[str]) -> list[StoredChunk]:
+        """Every stored chunk of these articles (to re-sync their keyword rows)."""
+        got = self.chunks.get(where={"article_id": {"$in": list(article_ids)}}, include=["documents", "metadatas"])
+        return [StoredChunk.from_chroma(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"],
+                                                                      strict=True)]

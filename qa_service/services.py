@@ -9,6 +9,7 @@ or opened.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 from index.chunking import Chunker
 from index.embeddings import Embedder, SentenceTransformerEmbedder, resolve_model_path
@@ -59,7 +60,8 @@ class Services:
         if not s.chroma_host:
             s.data_dir.mkdir(parents=True, exist_ok=True)
         client = make_client(path=str(s.chroma_path), host=s.chroma_host, port=s.chroma_port)
-        return ChromaStore(client, s.collection, self.embedder.model_id, self.embedder.dim)
+        return ChromaStore(client, s.collection, self.embedder.model_id, self.embedder.dim,
+                           keyword_dir=self.keyword_dir)
 
     @cached_property
     def records(self) -> ChromaStore | None:
@@ -76,7 +78,13 @@ class Services:
             recorded = client.get_collection(s.collection).metadata or {}
         except NotFoundError:
             return None
-        return ChromaStore(client, s.collection, model_id, int(recorded.get("embedding_dim") or 0))
+        return ChromaStore(client, s.collection, model_id, int(recorded.get("embedding_dim") or 0),
+                           keyword_dir=self.keyword_dir)
+
+    @property
+    def keyword_dir(self) -> Path:
+        """Where this host keeps its copies of the keyword indexes of Chroma servers (``index.keyword_log``)."""
+        return self.settings.data_dir / "keywords"
 
     @cached_property
     def keywords(self) -> KeywordIndex[StoredChunk]:

@@ -1,5 +1,5 @@
-"""The keyword index (SQLite FTS5): in-place writes, filters inside the search, the backfill of an
-index written before it, and what every worker of a Chroma server sees."""
+"""The keyword index (SQLite FTS5): in-place writes, filters inside the search, and the backfill of
+an index written before it. With a Chroma server: tests/test_keyword_server.py."""
 from __future__ import annotations
 
 import sqlite3
@@ -132,13 +132,3 @@ def test_an_index_from_before_the_keyword_file_is_backfilled_on_open(tmp_path, e
     with sqlite3.connect(keyword_file) as db:
         assert db.execute("SELECT count(*) FROM chunks").fetchone()[0] == 2
 
-
-def test_every_worker_of_a_chroma_server_sees_a_write_at_its_next_search(request, tmp_path, embedder):
-    settings = store_settings("server", request, tmp_path / "index")
-    with Services(settings, embedder=embedder) as writer, Services(settings, embedder=embedder) as reader:
-        assert reader.keywords.search("Ottoline", 5) == []
-        story = _story("Lighthouse repainted", "The keeper Ottoline Brandt repainted the tower in March.")
-        writer.ingestor.ingest([story])
-        assert _ids(reader.keywords.search("Ottoline", 5)) == [story.id]
-        writer.store.delete_article(story.id)
-        assert reader.keywords.search("Ottoline", 5) == []
