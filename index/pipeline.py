@@ -17,8 +17,9 @@ input's length. For each group:
    step holds the lock, so a small ingest beside a large one waits for one
    group's writes at most, never for its analysis or embedding.
 
-A killed ingest is resumed by running it again: what was stored is unchanged
-and skipped before any analysis or embedding.
+A killed ingest, or one stopped by an embedding server that failed (nothing of
+the group being embedded is written), is resumed by running it again: what was
+stored is unchanged and skipped before any analysis or embedding.
 """
 from __future__ import annotations
 
@@ -88,11 +89,12 @@ class Ingestor:
     """Writes articles into a store; re-ingesting an unchanged article writes nothing."""
 
     def __init__(self, chunker: Chunker, embedder: Embedder, store: ChromaStore,
-                 analysis_timeout_s: float = 10.0) -> None:
+                 analysis_timeout_s: float = 10.0, group_articles: int = _GROUP_ARTICLES) -> None:
         self.chunker = chunker
         self.embedder = embedder
         self.store = store
         self.analysis_timeout_s = analysis_timeout_s
+        self.group_articles = group_articles
 
     def ingest(
         self,
@@ -105,7 +107,7 @@ class Ingestor:
         whatever became of it; ``lock`` is held while the store is written."""
         report = report or IngestReport()
         done = on_article or _ignore
-        for group in _groups(articles):
+        for group in _groups(articles, self.group_articles):
             stored_before = len(report.article_ids)
             todo = self._sorted_out(group, report, done)
             started = time.perf_counter()
@@ -225,13 +227,13 @@ def _count(verdict: str, article: Article, holders: dict[str, str], report: Inge
         report.duplicates.append(Duplicate(article.id, article.title, holders[article.content_hash]))
 
 
-def _groups(articles: Iterable[Article]) -> Iterator[list[Article]]:
-    """Groups of ``_GROUP_ARTICLES`` distinct ids; within a group the last version of an id wins."""
+def _groups(articles: Iterable[Article], size: int) -> Iterator[list[Article]]:
+    """Groups of ``size`` distinct ids; within a group the last version of an id wins."""
     group: dict[str, Article] = {}
     for article in articles:
         group.pop(article.id, None)
         group[article.id] = article
-        if len(group) == _GROUP_ARTICLES:
+        if len(group) == size:
             yield list(group.values())
             group = {}
     if group:

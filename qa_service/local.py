@@ -67,8 +67,18 @@ class LocalService:
             return search_passages(self.services.retriever, request, self.settings.top_k)
 
     def ingest(self, articles: Iterable[Article], advance: Callable[[int], None]) -> IngestResponse:
+        from index.embeddings import EmbeddingServerError
+        from index.pipeline import IngestReport
+
+        report = IngestReport()
         with _index_checked():
-            report = self.services.ingestor.ingest(articles, on_article=lambda _: advance(1))
+            try:
+                self.services.ingestor.ingest(articles, report, on_article=lambda _: advance(1))
+            except EmbeddingServerError as err:
+                raise ServiceError(
+                    f"{err}. {report.added + report.updated:,} articles were stored whole before it stopped, "
+                    "none in part: start the embedding server (or check QA_EMBED_BASE_URL) and run the same "
+                    "ingest again; what was stored is skipped") from None
         return IngestResponse(**report.to_dict(), warnings=[])
 
     def list_articles(self, offset: int, limit: int) -> ArticleList:
@@ -93,10 +103,14 @@ class LocalService:
 
 @contextmanager
 def _index_checked() -> Iterator[None]:
-    """An index made with another embedding model is the user's error to fix, not a crash."""
+    """An index made with another embedding model, or an embedding server that fails, is the
+    user's error to fix, not a crash."""
     from index.catalog import IncompatibleIndex
+    from index.embeddings import EmbeddingServerError
 
     try:
         yield
     except IncompatibleIndex as err:
         raise ServiceError(str(err)) from None
+    except EmbeddingServerError as err:
+        raise ServiceError(f"{err}; start the embedding server or check QA_EMBED_BASE_URL") from None

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from index.chunking import Chunker
-from index.embeddings import Embedder, SentenceTransformerEmbedder, resolve_model_path
+from index.embeddings import Embedder, OpenAIEmbedder, SentenceTransformerEmbedder, model_identity
 from index.keyword import KeywordIndex
 from index.pipeline import Ingestor
 from index.store import ChromaStore, StoredChunk, make_client
@@ -25,9 +25,13 @@ from qa_service.settings import Settings
 from qa_service.support_check import SupportChecker
 
 
-def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
-    """The embedding model ``settings`` name (not loaded yet)."""
-    return SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size, verbose=settings.verbose)
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedding model ``settings`` name, in this process or on a server (not loaded or asked yet)."""
+    s = settings.embedding
+    if s.embed_backend == "openai":
+        return OpenAIEmbedder(s.embed_base_url, s.embed_model, s.embed_batch_size, api_key=s.embed_api_key,
+                              timeout_s=s.embed_timeout_s, retries=s.embed_retries, workers=s.embed_workers)
+    return SentenceTransformerEmbedder(s.embed_model, s.embed_batch_size, verbose=settings.verbose)
 
 
 class Services:
@@ -55,7 +59,8 @@ class Services:
 
     @cached_property
     def store(self) -> ChromaStore:
-        """The index; opening it needs the embedding model's dimension, so that model loads here."""
+        """The index; opening it needs the embedding model's dimension, so that model loads (or its server
+        is asked) here."""
         s = self.settings
         if not s.chroma_host:
             s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +77,7 @@ class Services:
         from chromadb.errors import NotFoundError
 
         s = self.settings
-        model_id, _ = resolve_model_path(s.embed_model)
+        model_id = model_identity(s.embed_model)
         client = make_client(path=str(s.chroma_path), host=s.chroma_host, port=s.chroma_port)
         try:
             recorded = client.get_collection(s.collection).metadata or {}

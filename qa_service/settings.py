@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
@@ -68,6 +68,31 @@ class CheckingSettings(_Group):
                                      "(MiniLM cosine) support a statement that rewords them")
 
 
+class EmbeddingSettings(_Group):
+    embed_model: str = Field(DEFAULT_EMBED_MODEL, description="contract name (design.md): the packaged MiniLM or "
+                             "a sentence-transformers directory; with the openai backend, the model asked of the "
+                             "server, which must answer with the same name")
+    embed_backend: Literal["sentence_transformers", "openai"] = Field(
+        "sentence_transformers", description="sentence_transformers: the model in this process; openai: an "
+        "OpenAI-compatible POST /v1/embeddings server (qa-service embed-serve, infinity-emb, TEI, vLLM)")
+    embed_batch_size: int = Field(16, ge=1, description="a batch (in process) or a request (openai) holds this many "
+                                  "texts of the longest length, or more shorter ones")
+    embed_base_url: str = "http://127.0.0.1:7997/v1"
+    embed_api_key: str | None = Field(None, description="openai: sent as a bearer key; embed-serve requires it "
+                                      "when set")
+    embed_timeout_s: float = Field(30.0, gt=0, description="openai: most seconds one request may take")
+    embed_retries: int = Field(2, ge=0, description="openai: retries of a request the server failed or dropped")
+    embed_workers: int = Field(1, ge=1, description="openai: embedding requests in flight at once")
+
+    @model_validator(mode="after")
+    def _workers_need_a_server(self):
+        if self.embed_workers > 1 and self.embed_backend != "openai":
+            raise ValueError(
+                f"QA_EMBED_WORKERS={self.embed_workers} needs QA_EMBED_BACKEND=openai: the model in this "
+                "process already uses every core for each batch, so more workers would only contend")
+        return self
+
+
 class HttpSettings(_Group):
     api_key: str | None = None  # contract name (design.md)
     max_question_chars: int = 1000
@@ -103,7 +128,8 @@ class _View(Generic[G]):
         return self.group(**{name: getattr(settings, name) for name in self.group.model_fields})
 
 
-class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSettings, BaseSettings):
+class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, EmbeddingSettings, HttpSettings,
+               BaseSettings):
     """Every knob of the service. Names marked as contract names are public (design.md)."""
 
     model_config = SettingsConfigDict(env_prefix="QA_", env_file=None, extra="ignore", frozen=False)
@@ -112,7 +138,6 @@ class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSett
     data_dir: Path = Path(".qa-data")
     chroma_host: str | None = None
     chroma_port: int = 8000
-    embed_model: str = DEFAULT_EMBED_MODEL
 
     # -- command line --
     server_url: str | None = Field(None, description="the CLI talks to the qa-service at this URL instead of "
@@ -126,7 +151,6 @@ class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSett
     chunk_size: int = Field(120, ge=1, description="most words of a chunk (whole sentences; a longer sentence "
                             "is a chunk of its own)")
     chunk_overlap: int = Field(25, ge=0, description="words of whole sentences a chunk repeats from the previous one")
-    embed_batch_size: int = 16
     analysis_timeout_s: float = Field(10.0, gt=0, description="most seconds cutting one article into chunks and "
                                       "sentences may take at ingest (a 200,000-character story takes under one); "
                                       "a slower one is listed under failed")
@@ -135,6 +159,7 @@ class Settings(RetrievalSettings, GenerationSettings, CheckingSettings, HttpSett
     retrieval: ClassVar[_View[RetrievalSettings]] = _View(RetrievalSettings)
     generation: ClassVar[_View[GenerationSettings]] = _View(GenerationSettings)
     checking: ClassVar[_View[CheckingSettings]] = _View(CheckingSettings)
+    embedding: ClassVar[_View[EmbeddingSettings]] = _View(EmbeddingSettings)
     http: ClassVar[_View[HttpSettings]] = _View(HttpSettings)
 
     @property

@@ -11,9 +11,10 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse
 
+from index.embeddings import EmbeddingServerError
 from qa_service.answering import AnswerEvent, Event, PassagesEvent, Question, TokenEvent
 from qa_service.api.deps import Runtime, require_json
-from qa_service.api.errors import ApiError, error_body, index_unavailable
+from qa_service.api.errors import ApiError, embedding_unavailable, error_body, index_unavailable
 from qa_service.api.inference import Job, QueueFull
 from qa_service.api.schemas import error_responses
 from qa_service.generation import ModelUnavailable
@@ -47,6 +48,8 @@ def as_api_error(exc: Exception) -> ApiError:
         return ApiError(503, "model_unavailable", str(exc), headers={"Retry-After": "10"})
     if isinstance(exc, httpx.TransportError):
         return index_unavailable(exc)
+    if isinstance(exc, EmbeddingServerError):
+        return embedding_unavailable(exc)
     log.error("answering failed", exc_info=exc)
     return ApiError(500, "internal_error", "answering failed; see the server log")
 

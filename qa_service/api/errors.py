@@ -22,6 +22,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from index.embeddings import EmbeddingServerError
+
 log = logging.getLogger("qa_service.api")
 
 _HTTP_CODES = {
@@ -53,6 +55,12 @@ def index_unavailable(exc: Exception) -> ApiError:
     httpx transport errors out: the model client turns its own into ModelUnavailable."""
     return ApiError(503, "index_unavailable", f"the index (Chroma server) cannot be reached: {exc}",
                     headers={"Retry-After": "5"})
+
+
+def embedding_unavailable(exc: EmbeddingServerError) -> ApiError:
+    """503 for an embedding server (QA_EMBED_BACKEND=openai) that is down or answers wrongly; the
+    message names it."""
+    return ApiError(503, "embedding_unavailable", str(exc), headers={"Retry-After": "10"})
 
 
 def invalid_json(cause: Exception | str) -> ApiError:
@@ -140,6 +148,10 @@ async def _index_down(request: Request, exc: httpx.TransportError) -> JSONRespon
     return await _api_error(request, index_unavailable(exc))
 
 
+async def _embedding_down(request: Request, exc: EmbeddingServerError) -> JSONResponse:
+    return await _api_error(request, embedding_unavailable(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "the server failed to handle this request; see its log",
@@ -150,6 +162,6 @@ def install_error_handlers(app: FastAPI) -> None:
     # Starlette types a handler as taking any Exception; each of these takes the class it is registered for.
     handlers: dict[type[Exception], Callable[..., Any]] = {
         ApiError: _api_error, RequestValidationError: _validation_error, StarletteHTTPException: _http_error,
-        httpx.TransportError: _index_down, Exception: _unexpected}
+        httpx.TransportError: _index_down, EmbeddingServerError: _embedding_down, Exception: _unexpected}
     for exc_class, handler in handlers.items():
         app.add_exception_handler(exc_class, handler)
