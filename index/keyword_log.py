@@ -64,8 +64,10 @@ RETENTION_MS = 7 * 24 * 3600 * 1000
 # How often a worker under searches reads the log: the delay before it sees another worker's write.
 CHECK_INTERVAL_S = 0.15
 TRIM_INTERVAL_S = 600
-# Entries stay small (Chroma metadata), and a re-sync fetches chunks for this many articles per request.
+# Entries stay small (Chroma metadata); requests for entries and for the chunks of re-synced
+# articles stay bounded.
 _IDS_PER_ENTRY = 1000
+_IDS_PER_REQUEST = 1000
 _ARTICLES_PER_FETCH = 100
 # A worker building its copy waits this long for another process of its host building the same file.
 _BUILD_WAIT_S = 3600
@@ -122,11 +124,13 @@ class ChangeLog:
         return self.collection.get(where={"ts_ms": {"$gte": ts_ms}}, include=[])["ids"]
 
     def changes(self, ids: Sequence[str]) -> list[Change]:
-        if not ids:
-            return []
-        got = self.collection.get(ids=list(ids), include=["metadatas"])
-        return [Change(i, m["ts_ms"], tuple(json.loads(m["article_ids"])))
-                for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+        """These entries (those still kept), a bounded request at a time (a worker back after days asks for many)."""
+        found: list[Change] = []
+        for start in range(0, len(ids), _IDS_PER_REQUEST):
+            got = self.collection.get(ids=list(ids[start : start + _IDS_PER_REQUEST]), include=["metadatas"])
+            found += [Change(i, m["ts_ms"], tuple(json.loads(m["article_ids"])))
+                      for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+        return found
 
 
 class LoggedKeywords(Generic[C]):

@@ -96,6 +96,14 @@ def test_an_unfilled_index_is_filled_once_and_a_cut_short_fill_is_redone(tmp_pat
     keywords.close()
 
 
+def test_a_fill_that_reads_a_chunk_twice_keeps_it_once(tmp_path):
+    """Paging through a store while an article is rewritten can return its chunks again."""
+    keywords = FtsKeywords(tmp_path / "k.sqlite3", StoredChunk, lambda: [*CHUNKS, CHUNKS[0]])
+    assert _ids(keywords.search("repainted", 5)) == ["a"]
+    assert len(keywords.chunks([c.id for c in CHUNKS])) == len(CHUNKS)
+    keywords.close()
+
+
 def test_a_newer_index_is_refused_by_name(tmp_path):
     path = tmp_path / "k.sqlite3"
     with sqlite3.connect(path) as db:
