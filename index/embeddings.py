@@ -42,6 +42,9 @@ class Embedder(Protocol):
     def warm_up(self) -> None:
         """Load the model (the first call would otherwise)."""
 
+    def reachable(self) -> bool:
+        """Can texts be embedded right now? (for /readyz)"""
+
     def close(self) -> None:
         """Free the model; a later call loads it again."""
 
@@ -104,6 +107,9 @@ class SentenceTransformerEmbedder:
         """Load the model and run both paths once (a batch, a query), so no caller waits for that."""
         self.embed(["warm up the embedding model"])
         self.embed_query("warm up")
+
+    def reachable(self) -> bool:
+        return True  # in process: loaded is reachable
 
     def close(self) -> None:
         """Stop the query thread and drop the model (the next use loads it again)."""
@@ -188,6 +194,13 @@ class OpenAIEmbedder:
     def warm_up(self) -> None:
         """Ask the server once: it is up, serves this model, and at which dimension."""
         _ = self.dim
+
+    def reachable(self) -> bool:
+        """The server lists its models within a couple of seconds."""
+        try:
+            return self._http().get("/models", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def close(self) -> None:
         """Close the connections (the next request opens new ones)."""

@@ -580,7 +580,8 @@ def test_health_and_readiness(client, demo_articles, api_services, monkeypatch):
     assert ready.status_code == 200
     body = ready.json()
     assert body["ready"] is True
-    assert body["checks"] == {"models_loaded": True, "index_reachable": True, "model_reachable": True}
+    assert body["checks"] == {"models_loaded": True, "index_reachable": True, "model_reachable": True,
+                              "embedder_reachable": True}
     assert body["articles"] == len(demo_articles)
     assert body["queue"]["capacity"] == 8 and body["queue"]["waiting"] == 0
 
@@ -590,7 +591,8 @@ def test_health_and_readiness(client, demo_articles, api_services, monkeypatch):
     monkeypatch.setattr(api_services.store, "count_articles", unreachable)
     down = client.get("/readyz")
     assert down.status_code == 503
-    assert down.json()["checks"] == {"models_loaded": True, "index_reachable": False, "model_reachable": True}
+    assert down.json()["checks"] == {"models_loaded": True, "index_reachable": False, "model_reachable": True,
+                                     "embedder_reachable": True}
     assert client.get("/healthz").status_code == 200
 
 

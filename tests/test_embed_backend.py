@@ -203,6 +203,10 @@ def test_search_and_ask_answer_503_naming_the_embedding_server_while_it_is_down(
         base = api_uvicorn(create_app(settings, services))
         up = httpx.post(f"{base}/v1/search", json={"query": QUESTIONS[0]}, timeout=60)
         assert up.status_code == 200 and up.json()["passages"], up.text
+        assert httpx.get(f"{base}/readyz", timeout=30).json()["checks"]["embedder_reachable"] is True
+
+    ready = httpx.get(f"{base}/readyz", timeout=30)
+    assert ready.status_code == 503 and ready.json()["checks"]["embedder_reachable"] is False
 
     for path, body in (("/v1/search", {"query": QUESTIONS[0]}), ("/v1/ask", {"question": QUESTIONS[0]}),
                        ("/v1/articles", {"title": "A new one", "body": "The harbour committee met on Monday."})):

@@ -22,8 +22,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}})
 async def readyz(rt: Runtime = Depends(runtime)) -> JSONResponse:
-    """Ready to answer: models are loaded, the index answers a query and the model
-    (a model server in openai mode) is reachable. 503 otherwise."""
+    """Ready to answer: models are loaded, the index answers a query and the model and the
+    embedding model (model servers in openai mode) are reachable. 503 otherwise."""
     articles = None
     try:
         articles = await run_in_threadpool(rt.services.store.count_articles)
@@ -31,7 +31,9 @@ async def readyz(rt: Runtime = Depends(runtime)) -> JSONResponse:
         log.warning("index unreachable: %s", exc)
     warm = rt.services.warm
     model_reachable = warm and await run_in_threadpool(rt.services.generator.reachable)
-    checks = {"models_loaded": warm, "index_reachable": articles is not None, "model_reachable": model_reachable}
+    embedder_reachable = warm and await run_in_threadpool(rt.services.embedder.reachable)
+    checks = {"models_loaded": warm, "index_reachable": articles is not None, "model_reachable": model_reachable,
+              "embedder_reachable": embedder_reachable}
     ready = all(checks.values())
     body = Readiness(ready=ready, checks=checks, articles=articles,
                      queue={"waiting": rt.queue.waiting, "capacity": rt.queue.capacity, "busy": int(rt.queue.busy)})
