@@ -68,7 +68,9 @@ def main(ctx: typer.Context) -> None:
     try:
         ctx.obj["settings"] = Settings()
     except ValidationError as err:
-        problems = "; ".join(f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in err.errors())
+        # A check of several settings together (a model validator) names them in its message.
+        problems = "; ".join((f"QA_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+                             + e["msg"].removeprefix("Value error, ") for e in err.errors())
         _fail(f"bad setting: {problems}")
 
 
@@ -179,17 +181,16 @@ def ingest(
     from index.demo import demo_corpus_path
     from index.loaders import input_bytes, stream_paths
     from qa_service.api.schemas import Failure
-    from qa_service.client import ServiceClient
 
     targets = list(paths or []) + ([demo_corpus_path()] if demo else [])
     if not targets:
         raise typer.BadParameter("give at least one PATH (or --demo)")
     if embed_workers is not None:
+        if server or (ctx.obj["settings"].server_url and not local):
+            raise typer.BadParameter("--embed-workers is for an ingest in this process; a server embeds with its "
+                                     "own QA_EMBED_WORKERS")
         _set_embed_workers(ctx, embed_workers)
     service = _service(ctx, server, local, verbose)
-    if embed_workers is not None and isinstance(service, ServiceClient):
-        raise typer.BadParameter("--embed-workers is for an ingest in this process; a server embeds with its own "
-                                 "QA_EMBED_WORKERS")
     settings = ctx.obj["settings"]
     loading = _Loading(settings)
     with _reported(), ingest_progress(input_bytes(targets)) as shown:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from processes import BIN, free_port, running
+from processes import BIN, clean_env, free_port, running
 from pydantic import ValidationError
 
 from index.chunking import Chunker
@@ -264,7 +265,12 @@ def test_each_wrong_answer_is_an_error_naming_the_server(api_uvicorn, fault, pro
     embedder.close()
 
 
-def test_several_embedding_workers_need_the_server_backend():
+def test_several_embedding_workers_need_the_server_backend(tmp_path):
     with pytest.raises(ValidationError, match="QA_EMBED_WORKERS=2 needs QA_EMBED_BACKEND=openai"):
         Settings(embed_workers=2)
     assert Settings(embed_workers=2, embed_backend="openai").embedding.embed_workers == 2
+    client_mode = ("--server", "http://127.0.0.1:9")
+    for extra, refusal in ((), "needs QA_EMBED_BACKEND=openai"), (client_mode, "for an ingest in this process"):
+        done = subprocess.run([str(BIN / "qa-service"), "ingest", str(tmp_path), "--embed-workers", "2", *extra],
+                              capture_output=True, text=True, timeout=120, env=clean_env(COLUMNS="300"))
+        assert done.returncode == 2 and refusal in done.stderr, done.stderr
