@@ -68,8 +68,9 @@ def test_a_server_gives_the_vectors_passages_and_answers_of_the_model_in_process
     # Three requests in flight at once: each vector must still land at its text's place.
     remote = Services(_remote(tmp_path / "remote", served, max_answer_tokens=24, embed_workers=3),
                       generator=generator)
-    local.ingestor.ingest(demo_articles)
-    remote.ingestor.ingest(demo_articles)
+    # The first six hold the answers (the Bank of Korea's decision, the Fink meeting) and others beside.
+    local.ingestor.ingest(demo_articles[:6])
+    remote.ingestor.ingest(demo_articles[:6])
 
     texts = [c.text for c in local.store.iter_chunks()][:200]
     np.testing.assert_allclose(remote.embedder.embed(texts), embedder.embed(texts), atol=1e-4)
@@ -82,8 +83,9 @@ def test_a_server_gives_the_vectors_passages_and_answers_of_the_model_in_process
         found_here[question] = [p.chunk_id for p in here.passages]
         assert [p.chunk_id for p in there.passages] == found_here[question], question
         np.testing.assert_allclose([p.score for p in there.passages], [p.score for p in here.passages], atol=1e-3)
+    for question in QUESTIONS[:2]:
         asked = [s.answerer.result(Question(question, 5)).answer for s in (local, remote)]
-        assert asked[1].answer == asked[0].answer, question
+        assert not asked[0].abstained and asked[1].answer == asked[0].answer, question
         assert [(c.article_id, c.quote) for c in asked[1].citations] == [
             (c.article_id, c.quote) for c in asked[0].citations], question
 
