@@ -72,8 +72,7 @@ def run_bench(settings: Settings, quick: bool = False, report: Path = Path("repo
         "quick": quick, "plan": asdict(plan), "seconds": round(time.perf_counter() - started, 1),
         "machine": machine, "sections": sections, "ratios": _ratios(sections),
     }
-    report.mkdir(parents=True, exist_ok=True)
-    (report / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _save(result, report / "bench.json")
     _console().print(bench_table(result))
     console.print(f"wrote {report / 'bench.json'} in {result['seconds']:.0f} s")
     return 1 if any("error" in s for s in sections.values()) else 0
@@ -91,9 +90,8 @@ def run_scale(settings: Settings, n_chunks: int, pool: Path | None, report: Path
     machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     result = {"scale": n_chunks, "seconds": round(time.perf_counter() - started, 1), "machine": machine,
               "section": section}
-    report.mkdir(parents=True, exist_ok=True)
     path = report / f"scale-{n_chunks}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _save(result, path)
     if "error" not in section:
         loads = f"{machine['load_average_start'][0]} -> {machine['load_average_end'][0]}"
         table = Table(title=f"qa-service bench --scale {n_chunks:,} (load avg {loads})")
@@ -104,6 +102,11 @@ def run_scale(settings: Settings, n_chunks: int, pool: Path | None, report: Path
         _console().print(table)
     console.print(f"wrote {path} in {result['seconds']:.0f} s")
     return 1 if "error" in section else 0
+
+
+def _save(result: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 def _scale_rows(s: dict) -> list[tuple[str, str]]:
