@@ -70,7 +70,7 @@ class SyntheticIndex:
         generation marker moves.
         """
         missing = n_chunks - self.store.count_chunks()
-        articles = [self._article() for _ in range(missing // CHUNKS_PER_ARTICLE)]
+        articles = [self.article() for _ in range(missing // CHUNKS_PER_ARTICLE)]
         if not articles:
             return 0.0
         step = self.store.client.get_max_batch_size() // CHUNKS_PER_ARTICLE
@@ -89,7 +89,7 @@ class SyntheticIndex:
 
         return timed(write)[1]
 
-    def _article(self) -> list[tuple[Article, Chunk, np.ndarray]]:
+    def article(self) -> list[tuple[Article, Chunk, np.ndarray]]:
         """One article of CHUNKS_PER_ARTICLE chunks on one topic, each chunk with its vector."""
         t = self._rng.randrange(len(self.pool))
         texts = [self.pool[t].passage(self._rng) for _ in range(CHUNKS_PER_ARTICLE)]

@@ -18,6 +18,19 @@ a kill leaves at worst stored chunks without rows, of an article that has no
 current record (a write cut short, which the re-run writes again) or that is
 still listed (a delete cut short, which deleting again finishes).
 
+A search matches the query's rarest words only, as many as hold together at
+most ``MATCH_ROWS`` rows (their document frequencies, from FTS5's vocabulary,
+cached), and adds the commoner words' BM25 terms to the best of those rows
+only: ``bm25()`` costs about a microsecond and a half for every row the
+query matches, and a word such as "which" is in a fifth of all news chunks,
+so matching every word scores hundreds of thousands of rows at a million
+chunks to return twenty. The commoner words' terms are FTS5's own formula,
+from their document frequencies, the row's length (``chunk_text_docsize``)
+and their count in the row's text, so a candidate's score is the one
+``bm25()`` gives it with every word; what pruning changes is which rows are
+candidates (a row holding none of the rare words is not one). A query
+whose words hold at most ``MATCH_ROWS`` rows together is matched whole.
+
 An index written before this file existed has none: it is filled from the stored
 chunks when opened, once (the schema and all rows in one transaction, so one cut
 short is redone on the next open).
@@ -29,9 +42,11 @@ on the server (``index.keyword_log``; ARCHITECTURE.md, "Keyword index").
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -46,6 +61,18 @@ SCHEMA_VERSION = 1
 _CACHE_KIB = 65536
 # The words of bm25s's default pattern (two or more word characters), which the index used before.
 _WORD = re.compile(r"\w\w+")
+# A search matches the rarest query words holding together at most this many rows (bm25() is paid per
+# matched row); the others are scored for the best candidates only. evals/bench_keyword.py measures it.
+MATCH_ROWS = 20_000
+# Candidates the rare words bring, per hit asked for, which the commoner words re-score.
+CANDIDATES_PER_HIT = 10
+# FTS5's bm25() parameters (k1, b) and the IDF it gives a word in half the rows or more.
+_K1, _B, _IDF_FLOOR = 1.2, 0.75, 1e-6
+# Cached document frequencies are dropped when the row count has moved by this share since.
+_DF_DRIFT = 0.05
+_DF_CACHE_WORDS = 100_000
+# The Unicode blocks of combining diacritical marks, which a letter's canonical decomposition (NFD) ends in.
+_COMBINING_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 class KeywordVersionError(IncompatibleIndex):
@@ -88,13 +115,62 @@ def stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
-def match_expression(query: str) -> str | None:
-    """An FTS5 query matching any of the query's words (BM25 sums over those a chunk holds).
+def query_words(query: str) -> list[str]:
+    """The query's words, once each, without stop words."""
+    return list(dict.fromkeys(w for w in _WORD.findall(query.lower()) if w not in stopwords()))
 
-    Each word is quoted, so FTS5 reads it as text, never as its syntax; None without words.
+
+def match_expression(words: Sequence[str]) -> str:
+    """An FTS5 query matching any of these words (BM25 sums over those a chunk holds).
+
+    Each word is quoted, so FTS5 reads it as text, never as its syntax.
     """
-    words = dict.fromkeys(w for w in _WORD.findall(query.lower()) if w not in stopwords())
-    return " OR ".join(f'"{w}"' for w in words) or None
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+def _varints(blob: bytes) -> list[int]:
+    """The integers of an FTS5 record (``_data`` averages, ``_docsize``): SQLite's big-endian varints."""
+    values, i = [], 0
+    while i < len(blob):
+        value = 0
+        for length in range(1, 10):
+            byte = blob[i]
+            i += 1
+            if length == 9:  # the ninth byte carries eight bits
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        values.append(value)
+    return values
+
+
+def _idf(rows: int, frequency: int) -> float:
+    """FTS5's IDF of a word in ``frequency`` of ``rows`` rows."""
+    value = math.log((rows - frequency + 0.5) / (frequency + 0.5))
+    return value if value > 0 else _IDF_FLOOR
+
+
+def _folded(text: str) -> str:
+    """Without diacritics, as FTS5's unicode61 tokenizer reads it (its default remove_diacritics)."""
+    if unicodedata.is_normalized("NFD", text):  # nothing to take apart (curly quotes, most news text)
+        return text
+    return _COMBINING_MARKS.sub("", unicodedata.normalize("NFD", text))
+
+
+def _word_pattern(words: Sequence[str]) -> re.Pattern[str]:
+    """Finds these (folded, lower-case) words as unicode61 tokens: whole runs of letters and digits."""
+    return re.compile(r"(?<![^\W_])(" + "|".join(map(re.escape, words)) + r")(?![^\W_])", re.IGNORECASE)
+
+
+def _word_counts(text: str, pattern: re.Pattern[str]) -> dict[str, int]:
+    """How often each word of ``pattern`` (``_word_pattern``) is a token of ``text``."""
+    counts: dict[str, int] = {}
+    for found in pattern.findall(_folded(text)):
+        word = found.lower()
+        counts[word] = counts.get(word, 0) + 1
+    return counts
 
 
 class ChunkLike(Protocol):
@@ -142,11 +218,12 @@ class FtsKeywords(Generic[C]):
 
     ``load`` reads every stored chunk, to fill a new file; a chunk it yields twice
     (rewritten while it pages) is kept once. ``wait_s``: how long a write waits for
-    another process's transaction on the file.
+    another process's transaction on the file. ``match_rows``: see ``MATCH_ROWS``
+    (None matches every query word, as the index did before).
     """
 
     def __init__(self, path: Path, chunk_type: type[C], load: Callable[[], Iterable[C]],
-                 wait_s: float = 60) -> None:
+                 wait_s: float = 60, match_rows: int | None = MATCH_ROWS) -> None:
         self._make: Callable[..., C] = chunk_type
         self._columns = [f.name for f in fields(chunk_type) if f.name != "text"]  # type: ignore[arg-type]
         self._lock = threading.Lock()
@@ -155,6 +232,12 @@ class FtsKeywords(Generic[C]):
         # WAL: a search in another process does not wait for a writer.
         self._db.execute("PRAGMA journal_mode = WAL")
         self._open(load, str(path))
+        self._match_rows = match_rows
+        # Document frequencies (a scan of the word's rows each) and the row count they were read at.
+        self._frequencies: dict[str, int] = {}
+        self._frequencies_rows = 0
+        # Per connection, not in the file: FTS5's vocabulary, one row per word with its document count.
+        self._db.execute("CREATE VIRTUAL TABLE temp.chunk_vocab USING fts5vocab(main, chunk_text, row)")
 
     def _open(self, load: Callable[[], Iterable[C]], where: str) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -230,16 +313,96 @@ class FtsKeywords(Generic[C]):
         return self._make(**dict(zip(self._columns, row[:-1], strict=True)), text=row[-1])
 
     def search(self, query: str, n: int, where: KeywordFilter | None = None) -> list[tuple[C, float]]:
-        match = match_expression(query)
-        if match is None or n <= 0:
+        words = query_words(query)
+        if not words or n <= 0:
             return []
         conditions, params = (where or KeywordFilter()).sql()
-        # bm25() is lower for better matches.
-        sql = (f"{self._select()}, bm25(chunk_text) AS score FROM chunk_text AS t JOIN chunks AS c "
-               f"ON c.rowid = t.rowid WHERE chunk_text MATCH ?{conditions} ORDER BY score LIMIT ?")
-        with self._lock:
-            rows = self._db.execute(sql, [match, *params, n]).fetchall()
-        return [(self._chunk(row[:-1]), -float(row[-1])) for row in rows]
+        with self._lock, self._snapshot():
+            rows, tokens = self._totals()
+            rare, common = self._split(words, rows)
+            best = self._best(rare, n * CANDIDATES_PER_HIT if common else n, conditions, params)
+            if common and len(best) < n:  # too few hold a rare word and pass the filter: match every word
+                best, common = self._best(words, n, conditions, params), {}
+            if common:
+                best = self._rescored(best, common, rows, tokens)[:n]
+            chunks = self._rows([rowid for rowid, _ in best])
+        return [(chunks[rowid], score) for rowid, score in best]
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction: a search's statements see the same committed state."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
+
+    def _totals(self) -> tuple[int, int]:
+        """Rows and tokens in the index, from FTS5's averages record (what bm25() reads)."""
+        found = self._db.execute("SELECT block FROM chunk_text_data WHERE id = 1").fetchone()
+        if found is None or not found[0]:
+            return 0, 0
+        rows, tokens = _varints(found[0])[:2]
+        return rows, tokens
+
+    def _split(self, words: list[str], rows: int) -> tuple[list[str], dict[str, int]]:
+        """The rarest words holding together at most ``match_rows`` rows (the rarest at least), and the
+        others with their document frequencies."""
+        if self._match_rows is None:
+            return words, {}
+        frequency = self._frequencies_of(words, rows)
+        by_rarity = sorted(words, key=frequency.__getitem__)
+        matched = 0
+        for taken, word in enumerate(by_rarity):
+            matched += frequency[word]
+            if taken and matched > self._match_rows:
+                return by_rarity[:taken], {w: frequency[w] for w in by_rarity[taken:]}
+        return by_rarity, {}
+
+    def _frequencies_of(self, words: list[str], rows: int) -> dict[str, int]:
+        """Document frequencies, cached until the row count moves by ``_DF_DRIFT``. A word the
+        vocabulary does not hold as written (FTS5 folds "café" to "cafe") reads 0: it is matched."""
+        drift = abs(rows - self._frequencies_rows)
+        if drift > _DF_DRIFT * self._frequencies_rows or len(self._frequencies) > _DF_CACHE_WORDS:
+            self._frequencies, self._frequencies_rows = {}, rows
+        missing = [w for w in words if w not in self._frequencies]
+        if missing:
+            found = dict(self._db.execute("SELECT term, doc FROM temp.chunk_vocab WHERE term IN "
+                                          "(SELECT value FROM json_each(?))", (json.dumps(missing),)))
+            self._frequencies.update((w, found.get(w, 0)) for w in missing)
+        return {w: self._frequencies[w] for w in words}
+
+    def _best(self, words: list[str], n: int, conditions: str, params: list[Any]) -> list[tuple[int, float]]:
+        """The rowids of the best ``n`` rows holding one of ``words`` that pass the conditions, with
+        their BM25 score (bm25() negated: it is lower for better matches)."""
+        # Rowids and scores only: fields and texts are read for the rows returned, not every match.
+        join = " JOIN chunks AS c ON c.rowid = t.rowid" if conditions else ""
+        return self._db.execute(f"SELECT t.rowid, -bm25(chunk_text) AS score FROM chunk_text AS t{join} "
+                                f"WHERE chunk_text MATCH ?{conditions} ORDER BY score DESC LIMIT ?",
+                                [match_expression(words), *params, n]).fetchall()
+
+    def _rows(self, rowids: list[int]) -> dict[int, C]:
+        sql = (f"{self._select()}, c.rowid FROM chunks AS c JOIN chunk_text AS t ON t.rowid = c.rowid "
+               "WHERE c.rowid IN (SELECT value FROM json_each(?))")
+        return {row[-1]: self._chunk(row[:-1]) for row in self._db.execute(sql, (json.dumps(rowids),))}
+
+    def _rescored(self, best: list[tuple[int, float]], common: dict[str, int], rows: int,
+                  tokens: int) -> list[tuple[int, float]]:
+        """``best`` with the common words' terms added as bm25() computes them, best first."""
+        found = self._db.execute(
+            "SELECT t.rowid, t.text, d.sz FROM chunk_text AS t JOIN chunk_text_docsize AS d ON d.id = t.rowid "
+            "WHERE t.rowid IN (SELECT value FROM json_each(?))", (json.dumps([rowid for rowid, _ in best]),))
+        texts = {rowid: (text, _varints(size)[0]) for rowid, text, size in found}
+        weights = {word: _idf(rows, frequency) for word, frequency in common.items()}
+        pattern = _word_pattern(list(common))
+        scored = []
+        for rowid, score in best:
+            text, length = texts[rowid]
+            saturation = _K1 * (1 - _B + _B * length * rows / tokens)
+            counts = _word_counts(text, pattern)
+            score += sum(weights[w] * f * (_K1 + 1) / (f + saturation) for w, f in counts.items())
+            scored.append((rowid, score))
+        return sorted(scored, key=lambda hit: -hit[1])
 
     def chunks(self, ids: Sequence[str]) -> dict[str, C]:
         if not ids:

@@ -9,7 +9,7 @@ import pytest
 from conftest import store_settings
 
 from index.article import Article
-from index.keyword import FtsKeywords, KeywordVersionError, match_expression
+from index.keyword import FtsKeywords, KeywordFilter, KeywordVersionError, match_expression, query_words
 from index.store import StoredChunk
 from qa_service.models import Filters
 from qa_service.services import Services
@@ -53,7 +53,7 @@ def test_search_ranks_by_bm25_and_returns_whole_chunks(index):
 def test_query_syntax_is_read_as_words(index):
     for query in ('Ottoline" OR NEAR(', "lighthouse AND -tower*", "col:umn ^ { }", "'\"\"'"):
         index.search(query, 5)  # no FTS5 syntax error
-    assert match_expression('Ottoline" NEAR(') == '"ottoline" OR "near"'
+    assert match_expression(query_words('Ottoline" NEAR(')) == '"ottoline" OR "near"'
 
 
 def test_filters_are_conditions_of_the_search(index):
@@ -110,6 +110,60 @@ def test_a_newer_index_is_refused_by_name(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(KeywordVersionError, match="schema version 99"):
         FtsKeywords(path, StoredChunk, lambda: CHUNKS)
+
+
+# -- common words scored, not matched ----------------------------------------------------------
+
+# Fillers: "harbour" and "cafe" in a third of them each, so that each word's IDF counts.
+_FILLER_TEXTS = [
+    "Harbour cafe: the harbour cafe opened.", "The council met on Tuesday.", "A new timetable for the bus.",
+    "The harbour ferry was late again.", "Rain over the cafe.", "Schools close early on Friday.",
+]
+
+
+def _harbour_chunks(start: int, count: int) -> list[StoredChunk]:
+    return [_chunk(f"h{i}", _FILLER_TEXTS[i % len(_FILLER_TEXTS)] + f" Item {i}.", ("wire", "gazette")[i % 2])
+            for i in range(start, start + count)]
+
+
+def _scored(hits) -> list[tuple[str, float]]:
+    return [(chunk.id, round(score, 9)) for chunk, score in hits]
+
+
+def test_common_words_rescore_the_rare_words_hits_as_bm25_over_every_word(tmp_path):
+    """With a budget of 5 matched rows, "harbour" and "cafe" (in a third of the rows) are not matched:
+    "ottoline" finds the candidates, and each one's score is still bm25() over every word, the common
+    words counted as unicode61 cuts and folds them (case, diacritics, an underscore between two tokens,
+    curly quotes; not "cafés")."""
+    rare = [_chunk("o1", "Ottoline sailed from the harbour café."),
+            _chunk("o2", "Ottoline wrote a long letter about the ferries, the timetable, the council and "
+                         "the schools of the island in winter."),
+            _chunk("o3", "Harbour, “HARBOUR”, CAFÉ: Ottoline again at the cafe_bar, not the cafés.")]
+    path = tmp_path / "k.sqlite3"
+    every = FtsKeywords(path, StoredChunk, lambda: [*rare, *_harbour_chunks(0, 40)], match_rows=None)
+    pruned = FtsKeywords(path, StoredChunk, lambda: pytest.fail("filled twice"), match_rows=5)
+    query = "Which harbour cafe did Ottoline visit?"
+    holding_ottoline = [hit for hit in _scored(every.search(query, 50)) if hit[0].startswith("o")][:3]
+    assert _scored(pruned.search(query, 3)) == holding_ottoline
+    assert _scored(every.search(query, 3)) != holding_ottoline, "a filler holding only common words is not a candidate"
+    every.add(_harbour_chunks(40, 200))  # the cached frequencies are read again once the rows have grown
+    holding_ottoline = [hit for hit in _scored(every.search(query, 300)) if hit[0].startswith("o")][:3]
+    assert _scored(pruned.search(query, 3)) == holding_ottoline
+    every.close()
+    pruned.close()
+
+
+def test_too_few_rare_hits_in_the_filter_match_every_word(tmp_path):
+    """A filter no rare-word row passes still finds the chunks the common words match."""
+    chunks = [_chunk("o1", "Ottoline left the harbour.", "wire"), *_harbour_chunks(0, 40)]
+    keywords = FtsKeywords(tmp_path / "k.sqlite3", StoredChunk, lambda: chunks, match_rows=5)
+    every = FtsKeywords(tmp_path / "k.sqlite3", StoredChunk, lambda: chunks, match_rows=None)
+    where = KeywordFilter(sources=("gazette",))
+    hits = keywords.search("Ottoline harbour", 4, where)
+    assert len(hits) == 4 and {chunk.source for chunk, _ in hits} == {"gazette"}
+    assert _scored(hits) == _scored(every.search("Ottoline harbour", 4, where))
+    keywords.close()
+    every.close()
 
 
 # -- over a real store -------------------------------------------------------------------------
