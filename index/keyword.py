@@ -21,7 +21,7 @@ still listed (a delete cut short, which deleting again finishes).
 A search matches the query's rarest words only, as many as hold together at
 most ``MATCH_ROWS`` rows (their document frequencies, from FTS5's vocabulary,
 cached), and adds the commoner words' BM25 terms to the best of those rows
-only: ``bm25()`` costs about a microsecond and a half for every row the
+only: ``bm25()`` costs about two microseconds here for every row the
 query matches, and a word such as "which" is in a fifth of all news chunks,
 so matching every word scores hundreds of thousands of rows at a million
 chunks to return twenty. The commoner words' terms are FTS5's own formula,
