@@ -217,16 +217,26 @@ def read(q: AskedQuestion, sentences: list[ReadSentence], min_sentence: float, m
     sure = confidence(q, candidates)
     best = _judged(candidates, judge, judged) if sure >= min_answer else None
     opened = next((s for s in pool if states_unknown(q, s)), None)
-    if best is not None and opened is not None and opened.score >= best.source.score \
-            and not _older(opened.passage, best.source.passage):
-        # The story says it is not known, and says so closer to the question than any figure
-        # ("Police have not released the suspects' names" holds no answer, "Police" least of
-        # all); a later story that gives the figure is news, not a contradiction.
+    if best is not None and opened is not None and _outweighs(q, opened, best):
         best = None
     if best is not None:
         best = _with_list(q, best, candidates, sentences)
         opened = opened if opened is not None and _qualifies(q, opened, best) else None
     return Reading(best, opened, pool, round(sure, 4))
+
+
+def _outweighs(q: AskedQuestion, opened: ReadSentence, best: Candidate) -> bool:
+    """The story says the thing is not known, and says so closer to the question than the answer's
+    sentence ("Police have not released the suspects' names" holds no answer, "Police" least of all),
+    or it states what is asked where the answer's sentence does not ("the MOU didn't specify
+    BlackRock's investment amount" against "BlackRock ... surpass $12.5 trillion", a figure of
+    something else). A later story that gives the figure is news, not a contradiction."""
+    if _older(opened.passage, best.source.passage):
+        return False
+    lemmas = {t.lemma_.lower() for t in best.source.doc}
+    off_focus = bool(q.focus) and not stated(q.focus, lemmas) \
+        and bool(stated(q.focus, {t.lemma_.lower() for t in opened.doc}))
+    return opened.score >= best.source.score or off_focus
 
 
 def _qualifies(q: AskedQuestion, opened: ReadSentence, best: Candidate) -> bool:
@@ -499,7 +509,8 @@ def _role_fit(q: AskedQuestion, span: Span, focus: list[Token]) -> float:
     verbs = [t for t in focus if t.pos_ in ("VERB", "AUX")]
     if not verbs:
         return 0.0
-    root = span.root
+    # The second name of "attended by Ogunlesi and Kim" fills the slot its first fills.
+    root = list_head(span.root)
     for v in verbs:
         head = root.head
         if q.wh_role == "subject":
@@ -592,14 +603,19 @@ def _fits_with(c: Candidate, items: list[Candidate]) -> bool:
     return all(low not in i.text.lower() and i.text.lower() not in low for i in items)
 
 
+def list_head(token: Token, deps: tuple[str, ...] = ("appos", "conj")) -> Token:
+    """The first item of the coordination or apposition ``token`` belongs to (at most four steps up)."""
+    for _ in range(4):
+        if token.dep_ not in deps or token.head is token:
+            break
+        token = token.head
+    return token
+
+
 def role_of(token: Token) -> str:
     """The slot a phrase fills: "subject" (also the agent of a passive, "signed by X"),
     "object", or its dependency label; a name in apposition or coordination fills its head's."""
-    for _ in range(4):
-        if token.dep_ in ("appos", "conj", "compound") and token.head is not token:
-            token = token.head
-            continue
-        break
+    token = list_head(token, ("appos", "conj", "compound"))
     if token.dep_ in ("nsubj", "nsubjpass") or (token.dep_ == "pobj" and token.head.dep_ == "agent"):
         return "subject"
     if token.dep_ in ("dobj", "attr", "oprd", "dative", "pobj"):

@@ -18,7 +18,7 @@ from index.sentences import sentence_spans
 from qa_service.answering import listed
 from qa_service.asked import analyse_question
 from qa_service.models import Passage, PassageSentence
-from qa_service.reader import Reading, candidates_in, read, read_sentences
+from qa_service.reader import FEATURES, Reading, candidates_in, read, read_sentences
 from qa_service.settings import CheckingSettings
 
 THRESHOLD = CheckingSettings().min_answer_score
@@ -193,3 +193,23 @@ def test_a_name_inside_a_not_released_statement_is_no_answer():
     r = reading("What are the names of the suspects?", story, {1: 0.8})
     assert r.answer is None and r.open_statement is not None
     assert "not released" in r.open_statement.sentence.text
+
+
+def test_a_figure_of_something_else_gives_way_to_a_statement_that_what_was_asked_is_not_known():
+    # The figure's sentence is closer in meaning (it names the company), yet it never states
+    # the question's focus ("invest"); the other sentence says that very thing is not known.
+    story = ("Orvane Capital is the first fund manager to pass 9 trillion dollars. "
+             "The agreement did not specify Orvane's investment, the ministry said.")
+    r = reading("How much will Orvane invest?", story, {0: 0.8, 1: 0.6})
+    assert r.answer is None and r.open_statement is not None
+    assert "did not specify" in r.open_statement.sentence.text
+
+
+def test_every_name_of_a_coordinated_list_fills_the_role_of_the_first():
+    # "attended by A, ..., and B": B hangs from A in the parse, yet attended as much as A did.
+    story = ("The talks focused on shipping, and were also attended by Mira Solberg, the port's director, "
+             "and Tomas Reyhan, a union leader.")
+    q = analyse_question("Who attended the talks?")
+    found = {c.text: dict(zip(FEATURES, c.features, strict=True)) for s in reading(q.text, story).sentences
+             for c in candidates_in(q, s)}
+    assert found["Mira Solberg"]["role"] == found["Tomas Reyhan"]["role"] == 1.0
