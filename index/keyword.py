@@ -198,6 +198,9 @@ class KeywordIndex(Protocol[C]):
     def chunks(self, ids: Sequence[str]) -> dict[str, C]:
         """Those of these chunks the index holds, by id (no Chroma round trip)."""
 
+    def passing(self, ids: Sequence[str], where: KeywordFilter) -> set[str]:
+        """Those of these chunks the index holds that pass ``where``."""
+
     def forget(self, article_ids: Sequence[str]) -> None:
         """Before these articles' chunks change or are deleted: remove every row of theirs."""
 
@@ -412,6 +415,14 @@ class FtsKeywords(Generic[C]):
         with self._lock:
             rows = self._db.execute(sql, (json.dumps(list(ids)),)).fetchall()
         return {chunk.id: chunk for chunk in map(self._chunk, rows)}
+
+    def passing(self, ids: Sequence[str], where: KeywordFilter) -> set[str]:
+        if not ids:
+            return set()
+        conditions, params = where.sql()
+        sql = f"SELECT c.id FROM chunks AS c WHERE c.id IN (SELECT value FROM json_each(?)){conditions}"
+        with self._lock:
+            return {row[0] for row in self._db.execute(sql, [json.dumps(list(ids)), *params])}
 
     def warm_up(self) -> None:
         """Nothing to load: pages are read as searches need them."""

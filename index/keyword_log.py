@@ -165,6 +165,9 @@ class LoggedKeywords(Generic[C]):
     def chunks(self, ids: Sequence[str]) -> dict[str, C]:
         return self._current().chunks(ids)
 
+    def passing(self, ids: Sequence[str], where: KeywordFilter) -> set[str]:
+        return self._current().passing(ids, where)
+
     def forget(self, article_ids: Sequence[str]) -> None:
         """Nothing: the entry appended after the change re-syncs them."""
 

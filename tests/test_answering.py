@@ -335,6 +335,24 @@ def test_filters_restrict_passages(demo_services, demo_articles):
     assert all("2025-10-01" <= p.published_at[:10] <= "2025-10-31" for p in found.passages)
 
 
+def test_a_filtered_dense_search_read_off_a_wider_unfiltered_one_is_chromas_filtered_search(
+        demo_services, demo_articles):
+    """The store widens an unfiltered query and filters it by the keyword index's chunk table,
+    falling back to Chroma's own filtered query when too few pass: the same nearest either way."""
+    marathon = next(a for a in demo_articles if "Marathon" in a.title)
+    source = next(a.source for a in demo_articles if "Nimbara" in a.title)
+    filters = [Filters(sources=[source]), Filters(article_ids=[marathon.id]),
+               Filters(published_after=date(2025, 10, 1)), Filters(sources=["no such source"])]
+    store = demo_services.store
+    for question in ("BlackRock AI data centre investment", "Who won the marathon?", "concert tour dates"):
+        vector = demo_services.embedder.embed_query(question)
+        for f in filters:
+            for n in (1, 3, 8):
+                widened = store.nearest(vector, n, f.where(), f.keyword_filter())
+                chroma = store.nearest(vector, n, f.where())
+                assert [i for i, _ in widened] == [i for i, _ in chroma], (question, f, n)
+
+
 def test_a_filtered_question_is_answered_only_from_the_articles_it_allows(demo_services, demo_articles):
     marathon = next(a for a in demo_articles if "Marathon" in a.title)
     others = [a.id for a in demo_articles if a.id != marathon.id]
