@@ -668,8 +668,10 @@ async function uploadFiles(files) {
     try {
       const report = await (await api(`/v1/articles${source ? `?source=${encodeURIComponent(source)}` : ""}`,
         { method: "POST", body: form })).json();
+      // Class and text change together: "ok" beside "uploading…" would say done before it reads so.
+      const described = await describeIngest(file.name, report);
       item.className = report.failed.length ? "warn" : "ok";
-      item.replaceChildren(...await describeIngest(file.name, report));
+      item.replaceChildren(...described);
     } catch (err) {
       if (err instanceof KeyNeeded) {
         item.remove();
