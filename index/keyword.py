@@ -106,6 +106,19 @@ class KeywordFilter:
                 params.append(bound)
         return "".join(f" AND {c}" for c in clauses), params
 
+    def where(self) -> dict[str, Any] | None:
+        """The same conditions as a Chroma ``where`` on chunk metadata (None without any)."""
+        clauses: list[dict[str, Any]] = []
+        for column, values in (("source", self.sources), ("article_id", self.article_ids)):
+            if values:
+                clauses.append({column: {"$in": list(values)}})
+        for op, bound in (("$gte", self.after), ("$lte", self.before)):
+            if bound is not None:
+                clauses.append({"published_ts": {op: bound}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
 
 @cache
 def stopwords() -> frozenset[str]:
@@ -328,7 +341,7 @@ class FtsKeywords(Generic[C]):
                 best, common = self._best(words, n, conditions, params), {}
             if common:
                 best = self._rescored(best, common, rows, tokens)[:n]
-            chunks = self._rows([rowid for rowid, _ in best])
+            chunks = self._read("rowid", [rowid for rowid, _ in best])
         return [(chunks[rowid], score) for rowid, score in best]
 
     @contextmanager
@@ -384,10 +397,11 @@ class FtsKeywords(Generic[C]):
                                 f"WHERE chunk_text MATCH ?{conditions} ORDER BY score DESC LIMIT ?",
                                 [match_expression(words), *params, n]).fetchall()
 
-    def _rows(self, rowids: list[int]) -> dict[int, C]:
-        sql = (f"{self._select()}, c.rowid FROM chunks AS c JOIN chunk_text AS t ON t.rowid = c.rowid "
-               "WHERE c.rowid IN (SELECT value FROM json_each(?))")
-        return {row[-1]: self._chunk(row[:-1]) for row in self._db.execute(sql, (json.dumps(rowids),))}
+    def _read(self, column: str, keys: Sequence[Any]) -> dict[Any, C]:
+        """The chunks whose ``column`` (id or rowid) is one of ``keys``, by that key (under the lock)."""
+        sql = (f"{self._select()}, c.{column} FROM chunks AS c JOIN chunk_text AS t ON t.rowid = c.rowid "
+               f"WHERE c.{column} IN (SELECT value FROM json_each(?))")
+        return {row[-1]: self._chunk(row[:-1]) for row in self._db.execute(sql, (json.dumps(list(keys)),))}
 
     def _rescored(self, best: list[tuple[int, float]], common: dict[str, int], rows: int,
                   tokens: int) -> list[tuple[int, float]]:
@@ -410,11 +424,8 @@ class FtsKeywords(Generic[C]):
     def chunks(self, ids: Sequence[str]) -> dict[str, C]:
         if not ids:
             return {}
-        sql = (f"{self._select()} FROM chunks AS c JOIN chunk_text AS t ON t.rowid = c.rowid "
-               "WHERE c.id IN (SELECT value FROM json_each(?))")
         with self._lock:
-            rows = self._db.execute(sql, (json.dumps(list(ids)),)).fetchall()
-        return {chunk.id: chunk for chunk in map(self._chunk, rows)}
+            return self._read("id", ids)
 
     def passing(self, ids: Sequence[str], where: KeywordFilter) -> set[str]:
         if not ids:

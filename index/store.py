@@ -391,39 +391,42 @@ class ChromaStore:
         return self.catalog.delete(article_id)
 
     # -- chunks -----------------------------------------------------------
-    def nearest(self, vector: np.ndarray, n: int, where: dict | None = None,
-                among: KeywordFilter | None = None) -> list[tuple[str, float]]:
-        """Ids of the nearest chunks with their cosine similarity, best first.
+    def nearest(self, vector: np.ndarray, n: int, among: KeywordFilter | None = None) -> list[tuple[str, float]]:
+        """Ids of the nearest chunks that pass ``among`` with their cosine similarity, best first.
 
         Ids and distances only: fetching documents and metadata is most of a
         query's cost, and retrieval reads the chunks from the keyword index
         (``get_chunks`` covers the rest).
 
-        ``among`` is ``where`` as the keyword index's filter. Chroma answers a
-        filtered query by first finding every chunk that matches in its
-        metadata tables, which grows with the corpus (97 of a 172 ms search at
-        100,000 chunks, one source of 16); so the unfiltered ``FILTER_WIDENING``
-        times as many nearest are asked for and the keyword index's chunk table
-        says which pass. When ``n`` of them pass they are the filtered nearest;
-        otherwise (a narrow filter) Chroma's filtered query runs.
+        Chroma answers a filtered query by first finding every chunk that
+        matches in its metadata tables, which grows with the corpus (97 of a
+        172 ms search at 100,000 chunks, one source of 16); so the unfiltered
+        ``FILTER_WIDENING`` times as many nearest are asked for and the keyword
+        index's chunk table says which pass. When ``n`` of them pass they are
+        the filtered nearest; otherwise (a narrow filter) Chroma's filtered
+        query runs.
         """
-        if where and among is not None:
-            wide = self._query_chunks(vector, n * FILTER_WIDENING, None)
+        where = among.where() if among is not None else None
+        if among is not None and where:
+            wide = self.chroma_nearest(vector, n * FILTER_WIDENING, None)
             passing = self.keywords.passing([i for i, _ in wide], among)
             kept = [(i, score) for i, score in wide if i in passing]
             if len(kept) >= n:
                 return kept[:n]
-        return self._query_chunks(vector, n, where)
+        return self.chroma_nearest(vector, n, where)
 
-    def _query_chunks(self, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
-        got = self.chunks.query(
-            query_embeddings=[vector.tolist()], n_results=n, where=where or None, include=["distances"],
-        )
-        return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0], strict=True)]
+    def chroma_nearest(self, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
+        """Chroma's own query for the nearest chunks matching ``where``."""
+        return self._query(self.chunks, vector, n, where)
 
-    def nearest_sentences(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+    def nearest_sentences(self, vector: np.ndarray, n: int,
+                          among: KeywordFilter | None = None) -> list[tuple[str, float]]:
         """Ids of the nearest sentences (``sentence_id`` form) with their cosine similarity, best first."""
-        got = self.sentences.query(
+        return self._query(self.sentences, vector, n, among.where() if among is not None else None)
+
+    @staticmethod
+    def _query(collection, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
+        got = collection.query(
             query_embeddings=[vector.tolist()], n_results=n, where=where or None, include=["distances"],
         )
         return [(i, 1.0 - float(dist)) for i, dist in zip(got["ids"][0], got["distances"][0], strict=True)]

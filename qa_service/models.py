@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,24 +27,9 @@ class Filters(BaseModel):
     published_after: date | None = None
     published_before: date | None = None
 
-    def where(self, as_of: date | None = None) -> dict[str, Any] | None:
-        """This filter as a Chroma ``where`` on chunk metadata; ``as_of`` also ends the window."""
-        window = _Window.of(self, as_of)
-        clauses: list[dict[str, Any]] = []
-        if self.sources:
-            clauses.append({"source": {"$in": self.sources}})
-        if self.article_ids:
-            clauses.append({"article_id": {"$in": self.article_ids}})
-        if window.after is not None:
-            clauses.append({"published_ts": {"$gte": window.after}})
-        if window.before is not None:
-            clauses.append({"published_ts": {"$lte": window.before}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
     def keyword_filter(self, as_of: date | None = None) -> KeywordFilter:
-        """The same filter as ``where``, as conditions of the keyword search."""
+        """This filter as the index's chunk filter (SQL conditions of the keyword search, a Chroma
+        ``where`` for the vector search); ``as_of`` also ends the window."""
         window = _Window.of(self, as_of)
         return KeywordFilter(tuple(self.sources or ()), tuple(self.article_ids or ()), window.after, window.before)
 

@@ -58,11 +58,11 @@ class Retriever:
         filters = filters or Filters()
         wanted = top_k * CANDIDATES_PER_PASSAGE
         vector = self.embedder.embed_query(query)
-        where, among = filters.where(as_of), filters.keyword_filter(as_of)
-        dense = self.store.nearest(vector, wanted, where, among)
+        among = filters.keyword_filter(as_of)
+        dense = self.store.nearest(vector, wanted, among)
         # Small-to-big: a question usually matches one sentence, which a chunk
         # vector dilutes; the best sentences bring their chunks.
-        sentences = self.store.nearest_sentences(vector, 2 * wanted, where) if self.sentence_retrieval else []
+        sentences = self.store.nearest_sentences(vector, 2 * wanted, among) if self.sentence_retrieval else []
         by_sentence = _unique_order(chunk_of_sentence(i) for i, _ in sentences)
         sparse = self.keywords.search(query, wanted, among)
         chunks = self._resolve([i for i, _ in dense] + by_sentence) | {c.id: c for c, _ in sparse}

@@ -348,8 +348,8 @@ def test_a_filtered_dense_search_read_off_a_wider_unfiltered_one_is_chromas_filt
         vector = demo_services.embedder.embed_query(question)
         for f in filters:
             for n in (1, 3, 8):
-                widened = store.nearest(vector, n, f.where(), f.keyword_filter())
-                chroma = store.nearest(vector, n, f.where())
+                widened = store.nearest(vector, n, f.keyword_filter())
+                chroma = store.chroma_nearest(vector, n, f.keyword_filter().where())
                 assert [i for i, _ in widened] == [i for i, _ in chroma], (question, f, n)
 
 
