@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense (Chroma) + keyword (BM25), fused by reciprocal rank, news-aware."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -46,6 +47,15 @@ class Retriever:
         self.half_life = settings.recency_half_life_days
         self.recency_weight = settings.recency_weight
         self.keep_leaders = settings.keep_leaders
+        # The keyword search runs here while the caller's thread embeds the query and searches the
+        # vectors: SQLite and torch both release the GIL, so on two cores a question waits for the
+        # longer of the two (FTS5 39-41 ms, the query embedding 29 ms at 100,000 chunks), not their sum.
+        # One thread: the keyword index serves one search at a time anyway (one connection).
+        self._keyword_thread = ThreadPoolExecutor(1, "keyword-search")
+
+    def close(self) -> None:
+        """Stop the keyword search thread (a search under way finishes first)."""
+        self._keyword_thread.shutdown()
 
     def retrieve(
         self, query: str, top_k: int, filters: Filters | None = None, as_of: date | None = None
@@ -57,14 +67,15 @@ class Retriever:
         """
         filters = filters or Filters()
         wanted = top_k * CANDIDATES_PER_PASSAGE
-        vector = self.embedder.embed_query(query)
         among = filters.keyword_filter(as_of)
+        keyword_search = self._keyword_thread.submit(self.keywords.search, query, wanted, among)
+        vector = self.embedder.embed_query(query)
         dense = self.store.nearest(vector, wanted, among)
         # Small-to-big: a question usually matches one sentence, which a chunk
         # vector dilutes; the best sentences bring their chunks.
         sentences = self.store.nearest_sentences(vector, 2 * wanted, among) if self.sentence_retrieval else []
         by_sentence = _unique_order(chunk_of_sentence(i) for i, _ in sentences)
-        sparse = self.keywords.search(query, wanted, among)
+        sparse = keyword_search.result()
         chunks = self._resolve([i for i, _ in dense] + by_sentence) | {c.id: c for c, _ in sparse}
         best = max((sim for _, sim in dense + sentences), default=0.0)
         if best < self.min_relevance:

@@ -138,7 +138,7 @@ class Services:
     def close(self) -> None:
         """Release the index connection and the models this container loaded (not shared ones)."""
         built = vars(self)  # cached_property keeps what was made here
-        for name in ("store", "records"):
+        for name in ("retriever", "store", "records"):
             if built.get(name) is not None:
                 built[name].close()
         for name, shared in (("embedder", self._shared_embedder), ("generator", self._shared_generator)):

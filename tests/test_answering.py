@@ -8,6 +8,7 @@ candidates. Expected answers are the gold aliases of evals/gold/demo.jsonl.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date
 from importlib import resources
 
@@ -333,6 +334,46 @@ def test_filters_restrict_passages(demo_services, demo_articles):
     found = demo_services.retriever.retrieve("BlackRock investment in Korea", 5, window)
     assert found.passages
     assert all("2025-10-01" <= p.published_at[:10] <= "2025-10-31" for p in found.passages)
+
+
+def test_the_keyword_search_runs_while_the_query_is_embedded(demo_services):
+    """retrieve() searches the keywords on a thread of its own while the caller embeds the query:
+    here the embedding waits until a keyword search has begun, which one after the other never would."""
+    from qa_service.retrieval import Retriever
+
+    began = threading.Event()
+
+    class Watched:  # the real keyword index, telling when a search begins
+        def __init__(self, inner):
+            self.inner = inner
+
+        def search(self, *args):
+            began.set()
+            return self.inner.search(*args)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    class Waiting:  # the real embedder, embedding a query only once a keyword search is under way
+        def __init__(self, inner):
+            self.inner = inner
+
+        def embed_query(self, text):
+            assert began.wait(20), "the query was embedded before (or instead of while) the keywords were searched"
+            return self.inner.embed_query(text)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    services = demo_services
+    retriever = Retriever(Waiting(services.embedder), services.store, Watched(services.keywords),
+                          services.settings.retrieval)
+    try:
+        question = "How much did BlackRock invest in the data centre?"
+        found = retriever.retrieve(question, 5)
+    finally:
+        retriever.close()
+    assert found.passages and found.passages == services.retriever.retrieve(question, 5).passages
 
 
 def test_a_filtered_dense_search_read_off_a_wider_unfiltered_one_is_chromas_filtered_search(
