@@ -478,7 +478,8 @@ def bench(
                                      "of this many chunks (synthetic vectors)"),
     pool: Path | None = typer.Option(None, "--pool", exists=True, file_okay=False,
                                      help="--scale's texts and queries: a RealTimeQA directory (default: generated)"),
-    keep: Path | None = typer.Option(None, "--keep", help="--scale builds its index here and keeps it"),
+    keep: Path | None = typer.Option(None, "--keep", help="--scale builds its index here and keeps it; a "
+                                     "directory already holding the --scale chunks is measured again, not rebuilt"),
 ) -> None:
     """Benchmark the service against its raw components (or, with --scale, at size)."""
     from evals.bench import run_bench, run_scale

@@ -114,7 +114,8 @@ def _scale_rows(s: dict) -> list[tuple[str, str]]:
     embed = s["real_embedding"]
     return [
         ("index", f"{s['written']:,} chunks of {s['texts']} ({s['stories']:,} stories), synthetic vectors"),
-        ("write (chunks, keyword rows)", f"{s['write_s']} s, {s['write_chunks_per_s']:,.0f} chunks/s"),
+        ("write (chunks, keyword rows)", "none: the kept index of an earlier run" if s.get("reused")
+         else f"{s['write_s']} s, {s['write_chunks_per_s']:,.0f} chunks/s"),
         ("real embedding (MiniLM, this machine)", f"{embed['chunks_per_s']} chunks/s: {embed['hours_for_all']} h "
                                                   "for every chunk"),
         ("start-up until /readyz", f"{s['startup_s']} s"),

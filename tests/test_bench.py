@@ -98,3 +98,11 @@ def test_scale_bench_builds_serves_and_measures_an_index(tmp_path):
     assert section["peak_rss_mb"] >= section["rss_ready_mb"] > 100 and section["disk_mb"] > 1
     assert "/v1/search p50 / p95" in done.stdout
     assert (tmp_path / "index").is_dir() and not (tmp_path / "data" / "chroma").exists()
+    # The kept index is measured again as it is: nothing rebuilt (the first run's new article is still there).
+    again = subprocess.run([str(script), "bench", "--scale", "2000", "--pool", str(RTQA), "--report",
+                            str(tmp_path / "again"), "--keep", str(tmp_path / "index")],
+                           env=env, capture_output=True, text=True, timeout=1800)
+    assert again.returncode == 0, again.stderr[-3000:]
+    measured = json.loads((tmp_path / "again" / "scale-2000.json").read_text())["section"]
+    assert measured["reused"] and measured["written"] > 2000 and "write_s" not in measured
+    assert measured["search_ms"]["p50"] > 0 and "the kept index of an earlier run" in again.stdout
