@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -403,26 +403,35 @@ class ChromaStore:
         172 ms search at 100,000 chunks, one source of 16); so the unfiltered
         ``FILTER_WIDENING`` times as many nearest are asked for and the keyword
         index's chunk table says which pass. When ``n`` of them pass they are
-        the filtered nearest; otherwise (a narrow filter) Chroma's filtered
-        query runs.
+        the filtered nearest, and so are all that pass when the unfiltered query
+        came back short (it saw the whole collection); otherwise (a narrow
+        filter) Chroma's filtered query runs.
         """
-        where = among.where() if among is not None else None
-        if among is not None and where:
-            wide = self.chroma_nearest(vector, n * FILTER_WIDENING, None)
-            passing = self.keywords.passing([i for i, _ in wide], among)
-            kept = [(i, score) for i, score in wide if i in passing]
-            if len(kept) >= n:
-                return kept[:n]
-        return self.chroma_nearest(vector, n, where)
+        return self._nearest_passing(self.chunks, vector, n, among, lambda chunk_id: chunk_id)
 
-    def chroma_nearest(self, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
-        """Chroma's own query for the nearest chunks matching ``where``."""
-        return self._query(self.chunks, vector, n, where)
+    def chroma_nearest(self, vector: np.ndarray, n: int, where: dict | None,
+                       sentences: bool = False) -> list[tuple[str, float]]:
+        """Chroma's own query for the nearest chunks (or sentences) matching ``where``."""
+        return self._query(self.sentences if sentences else self.chunks, vector, n, where)
 
     def nearest_sentences(self, vector: np.ndarray, n: int,
                           among: KeywordFilter | None = None) -> list[tuple[str, float]]:
-        """Ids of the nearest sentences (``sentence_id`` form) with their cosine similarity, best first."""
-        return self._query(self.sentences, vector, n, among.where() if among is not None else None)
+        """Ids of the nearest sentences (``sentence_id`` form) that pass ``among``, with their cosine
+        similarity, best first; filtered as ``nearest`` is, by each sentence's chunk (Chroma's filtered
+        query cost 94 of a 155 ms retrieve at 1,000,000 chunks, one source of 16)."""
+        return self._nearest_passing(self.sentences, vector, n, among, chunk_of_sentence)
+
+    def _nearest_passing(self, collection, vector: np.ndarray, n: int, among: KeywordFilter | None,
+                         chunk_of: Callable[[str], str]) -> list[tuple[str, float]]:
+        where = among.where() if among is not None else None
+        if among is not None and where:
+            asked = n * FILTER_WIDENING
+            wide = self._query(collection, vector, asked, None)
+            passing = self.keywords.passing(list(dict.fromkeys(chunk_of(i) for i, _ in wide)), among)
+            kept = [(i, score) for i, score in wide if chunk_of(i) in passing]
+            if len(kept) >= n or len(wide) < asked and len(wide) >= collection.count():  # it saw all of them
+                return kept[:n]
+        return self._query(collection, vector, n, where)
 
     @staticmethod
     def _query(collection, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
