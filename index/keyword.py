@@ -19,8 +19,8 @@ current record (a write cut short, which the re-run writes again) or that is
 still listed (a delete cut short, which deleting again finishes).
 
 A search matches the query's rarest words only, as many as hold together at
-most ``MATCH_ROWS`` rows (their document frequencies, from FTS5's vocabulary,
-cached), and adds the commoner words' BM25 terms to the best of those rows
+most ``MATCH_ROWS`` rows (their document frequencies, from ``chunk_terms``),
+and adds the commoner words' BM25 terms to the best of those rows
 only: ``bm25()`` costs about two microseconds here for every row the
 query matches, and a word such as "which" is in a fifth of all news chunks,
 so matching every word scores hundreds of thousands of rows at a million
@@ -31,9 +31,18 @@ and their count in the row's text, so a candidate's score is the one
 candidates (a row holding none of the rare words is not one). A query
 whose words hold at most ``MATCH_ROWS`` rows together is matched whole.
 
+``chunk_terms`` holds each word's document frequency, which FTS5 itself only
+yields by walking the word's posting list (``fts5vocab``: 17-38 ms for "which"
+at a million chunks, paid by every search that brings a new word). Every write
+keeps it in the same transaction: the texts it adds or removes are tokenized by
+FTS5 into a per-connection table (``temp.chunk_delta``, the same tokenizer), whose
+vocabulary is added to or subtracted from it, so it always equals the
+vocabulary's document counts.
+
 An index written before this file existed has none: it is filled from the stored
 chunks when opened, once (the schema and all rows in one transaction, so one cut
-short is redone on the next open).
+short is redone on the next open). An index of schema version 1 (before
+``chunk_terms``) gets the table filled from FTS5's vocabulary when opened, once.
 
 With a Chroma server there is no file every worker shares: each worker keeps a
 copy of this index on its own disk and applies a change log the store appends to
@@ -56,7 +65,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from index.catalog import IncompatibleIndex
 
-SCHEMA_VERSION = 1
+# 2: the document frequencies (chunk_terms).
+SCHEMA_VERSION = 2
 # SQLite's page cache per connection, in KiB: the bound on a worker's keyword memory.
 _CACHE_KIB = 65536
 # The words of bm25s's default pattern (two or more word characters), which the index used before.
@@ -68,9 +78,8 @@ MATCH_ROWS = 20_000
 CANDIDATES_PER_HIT = 10
 # FTS5's bm25() parameters (k1, b) and the IDF it gives a word in half the rows or more.
 _K1, _B, _IDF_FLOOR = 1.2, 0.75, 1e-6
-# Cached document frequencies are dropped when the row count has moved by this share since.
-_DF_DRIFT = 0.05
-_DF_CACHE_WORDS = 100_000
+# Rows tokenized into temp.chunk_delta before their words are counted: bounds its memory in a fill.
+_DELTA_ROWS = 10_000
 # The Unicode blocks of combining diacritical marks, which a letter's canonical decomposition (NFD) ends in.
 _COMBINING_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
@@ -247,13 +256,12 @@ class FtsKeywords(Generic[C]):
         self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         # WAL: a search in another process does not wait for a writer.
         self._db.execute("PRAGMA journal_mode = WAL")
+        # Per connection, not in the file: the texts a write adds or removes, tokenized as chunk_text
+        # tokenizes them (contentless: only their words are kept), and their words' document counts.
+        self._db.execute("CREATE VIRTUAL TABLE temp.chunk_delta USING fts5(text, content = '', tokenize = 'unicode61')")
+        self._db.execute("CREATE VIRTUAL TABLE temp.chunk_delta_vocab USING fts5vocab(temp, chunk_delta, row)")
         self._open(load, str(path))
         self._match_rows = match_rows
-        # Document frequencies (a scan of the word's rows each) and the row count they were read at.
-        self._frequencies: dict[str, int] = {}
-        self._frequencies_rows = 0
-        # Per connection, not in the file: FTS5's vocabulary, one row per word with its document count.
-        self._db.execute("CREATE VIRTUAL TABLE temp.chunk_vocab USING fts5vocab(main, chunk_text, row)")
 
     def _open(self, load: Callable[[], Iterable[C]], where: str) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -264,20 +272,29 @@ class FtsKeywords(Generic[C]):
         if version == SCHEMA_VERSION:
             return
         with self.transaction() as db:
-            # Another process may have filled it while this one waited for the lock.
-            if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            # Another process may have filled or upgraded it while this one waited for the lock.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
                 return
-            columns = ", ".join(f'"{c}"' for c in self._columns)
-            db.execute(f"CREATE TABLE chunks ({columns}, UNIQUE (id))")
-            db.execute("CREATE INDEX chunks_by_article ON chunks (article_id)")
-            db.execute("CREATE VIRTUAL TABLE chunk_text USING fts5(text, tokenize = 'unicode61')")
-            self.insert_rows(db, load(), skip_known=True)
+            if version == 0:
+                columns = ", ".join(f'"{c}"' for c in self._columns)
+                db.execute(f"CREATE TABLE chunks ({columns}, UNIQUE (id))")
+                db.execute("CREATE INDEX chunks_by_article ON chunks (article_id)")
+                db.execute("CREATE VIRTUAL TABLE chunk_text USING fts5(text, tokenize = 'unicode61')")
+            db.execute("CREATE TABLE chunk_terms (term TEXT PRIMARY KEY, doc INTEGER NOT NULL) WITHOUT ROWID")
+            if version == 0:
+                self.insert_rows(db, load(), skip_known=True)
+            else:  # the rows are there: their words' counts, once, from a walk of FTS5's whole vocabulary
+                db.execute("CREATE VIRTUAL TABLE temp.chunk_vocab USING fts5vocab(main, chunk_text, row)")
+                db.execute("INSERT INTO chunk_terms SELECT term, doc FROM temp.chunk_vocab")
+                db.execute("DROP TABLE temp.chunk_vocab")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction on the file, holding the connection (``insert_rows``, ``forget_rows``
-        and ``clear_rows`` take it, so a caller can add its own statements to theirs)."""
+        and ``clear_rows`` take it, so a caller can add its own statements to theirs; they keep
+        ``chunk_terms`` right only when all of a change goes through them)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -292,22 +309,42 @@ class FtsKeywords(Generic[C]):
         columns = ", ".join(f'"{c}"' for c in self._columns)
         insert = (f"INSERT INTO chunks ({columns}) VALUES ({', '.join('?' * len(self._columns))})"
                   + (" ON CONFLICT (id) DO NOTHING" if skip_known else ""))
+        pending = 0
         for chunk in chunks:
             cursor = db.execute(insert, [getattr(chunk, c) for c in self._columns])
             if cursor.rowcount:
                 db.execute("INSERT INTO chunk_text (rowid, text) VALUES (?, ?)", (cursor.lastrowid, chunk.text))
+                db.execute("INSERT INTO temp.chunk_delta (text) VALUES (?)", (chunk.text,))
+                pending += 1
+                if pending == _DELTA_ROWS:
+                    self._count_delta(db, 1)
+                    pending = 0
+        self._count_delta(db, 1)
 
-    @staticmethod
-    def forget_rows(db: sqlite3.Connection, article_ids: Sequence[str]) -> None:
+    def forget_rows(self, db: sqlite3.Connection, article_ids: Sequence[str]) -> None:
         ids = json.dumps(list(article_ids))
-        db.execute("DELETE FROM chunk_text WHERE rowid IN "
-                   "(SELECT rowid FROM chunks WHERE article_id IN (SELECT value FROM json_each(?)))", (ids,))
+        rows = "SELECT rowid FROM chunks WHERE article_id IN (SELECT value FROM json_each(?))"
+        db.execute(f"INSERT INTO temp.chunk_delta (text) SELECT c0 FROM chunk_text_content WHERE id IN ({rows})",
+                   (ids,))
+        self._count_delta(db, -1)
+        db.execute(f"DELETE FROM chunk_text WHERE rowid IN ({rows})", (ids,))
         db.execute("DELETE FROM chunks WHERE article_id IN (SELECT value FROM json_each(?))", (ids,))
 
     @staticmethod
     def clear_rows(db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM chunk_text")
         db.execute("DELETE FROM chunks")
+        db.execute("DELETE FROM chunk_terms")
+
+    @staticmethod
+    def _count_delta(db: sqlite3.Connection, sign: int) -> None:
+        """Add (``sign`` 1) or subtract (-1) the document counts of the texts in ``temp.chunk_delta`` to
+        ``chunk_terms``, and empty it; a word in no row any more leaves the table, as it leaves FTS5's."""
+        db.execute("INSERT INTO chunk_terms SELECT term, ? * doc FROM temp.chunk_delta_vocab WHERE true "
+                   "ON CONFLICT (term) DO UPDATE SET doc = doc + excluded.doc", (sign,))
+        if sign < 0:
+            db.execute("DELETE FROM chunk_terms WHERE doc = 0 AND term IN (SELECT term FROM temp.chunk_delta_vocab)")
+        db.execute("INSERT INTO temp.chunk_delta (chunk_delta) VALUES ('delete-all')")
 
     def add(self, chunks: Sequence[C]) -> None:
         with self.transaction() as db:
@@ -335,7 +372,7 @@ class FtsKeywords(Generic[C]):
         conditions, params = (where or KeywordFilter()).sql()
         with self._lock, self._snapshot():
             rows, tokens = self._totals()
-            rare, common = self._split(words, rows)
+            rare, common = self._split(words)
             best = self._best(rare, n * CANDIDATES_PER_HIT if common else n, conditions, params)
             if common and len(best) < n:  # too few hold a rare word and pass the filter: match every word
                 best, common = self._best(words, n, conditions, params), {}
@@ -361,12 +398,12 @@ class FtsKeywords(Generic[C]):
         rows, tokens = _varints(found[0])[:2]
         return rows, tokens
 
-    def _split(self, words: list[str], rows: int) -> tuple[list[str], dict[str, int]]:
+    def _split(self, words: list[str]) -> tuple[list[str], dict[str, int]]:
         """The rarest words holding together at most ``match_rows`` rows (the rarest at least), and the
         others with their document frequencies."""
         if self._match_rows is None:
             return words, {}
-        frequency = self._frequencies_of(words, rows)
+        frequency = self._frequencies_of(words)
         by_rarity = sorted(words, key=frequency.__getitem__)
         matched = 0
         for taken, word in enumerate(by_rarity):
@@ -375,18 +412,12 @@ class FtsKeywords(Generic[C]):
                 return by_rarity[:taken], {w: frequency[w] for w in by_rarity[taken:]}
         return by_rarity, {}
 
-    def _frequencies_of(self, words: list[str], rows: int) -> dict[str, int]:
-        """Document frequencies, cached until the row count moves by ``_DF_DRIFT``. A word the
-        vocabulary does not hold as written (FTS5 folds "café" to "cafe") reads 0: it is matched."""
-        drift = abs(rows - self._frequencies_rows)
-        if drift > _DF_DRIFT * self._frequencies_rows or len(self._frequencies) > _DF_CACHE_WORDS:
-            self._frequencies, self._frequencies_rows = {}, rows
-        missing = [w for w in words if w not in self._frequencies]
-        if missing:
-            found = dict(self._db.execute("SELECT term, doc FROM temp.chunk_vocab WHERE term IN "
-                                          "(SELECT value FROM json_each(?))", (json.dumps(missing),)))
-            self._frequencies.update((w, found.get(w, 0)) for w in missing)
-        return {w: self._frequencies[w] for w in words}
+    def _frequencies_of(self, words: list[str]) -> dict[str, int]:
+        """Document frequencies. A word the vocabulary does not hold as written (FTS5 folds "café" to
+        "cafe") reads 0: it is matched."""
+        found = dict(self._db.execute("SELECT term, doc FROM chunk_terms WHERE term IN "
+                                      "(SELECT value FROM json_each(?))", (json.dumps(words),)))
+        return {w: found.get(w, 0) for w in words}
 
     def _best(self, words: list[str], n: int, conditions: str, params: list[Any]) -> list[tuple[int, float]]:
         """The rowids of the best ``n`` rows holding one of ``words`` that pass the conditions, with

@@ -6,6 +6,7 @@ directory so tests never touch the user's data.
 from __future__ import annotations
 
 import os
+import sqlite3
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -51,6 +52,16 @@ def store_settings(mode: str, request, tmp_path: Path, **overrides) -> Settings:
         return Settings(data_dir=tmp_path, chroma_host=server["host"], chroma_port=server["port"],
                         collection=f"t{uuid.uuid4().hex[:12]}", **overrides)
     return Settings(data_dir=tmp_path, **overrides)
+
+
+
+def keyword_frequencies(path: Path) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """A keyword index file's stored document frequencies (``chunk_terms``) and the ones FTS5's
+    vocabulary gives, read fresh from every row: equal whenever the index is right."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, chunk_text, row)")
+        return (db.execute("SELECT term, doc FROM chunk_terms ORDER BY term").fetchall(),
+                db.execute("SELECT term, doc FROM temp.vocab ORDER BY term").fetchall())
 
 
 @pytest.fixture(scope="session")

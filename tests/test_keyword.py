@@ -6,10 +6,17 @@ import sqlite3
 from datetime import date
 
 import pytest
-from conftest import store_settings
+from conftest import keyword_frequencies, store_settings
 
 from index.article import Article
-from index.keyword import FtsKeywords, KeywordFilter, KeywordVersionError, match_expression, query_words
+from index.keyword import (
+    SCHEMA_VERSION,
+    FtsKeywords,
+    KeywordFilter,
+    KeywordVersionError,
+    match_expression,
+    query_words,
+)
 from index.store import StoredChunk
 from qa_service.models import Filters
 from qa_service.services import Services
@@ -112,6 +119,47 @@ def test_a_newer_index_is_refused_by_name(tmp_path):
         FtsKeywords(path, StoredChunk, lambda: CHUNKS)
 
 
+# -- document frequencies ----------------------------------------------------------------------
+
+
+def test_document_frequencies_follow_every_write_and_equal_fts5s_own(tmp_path, index):
+    """``chunk_terms`` holds what a walk of FTS5's vocabulary gives, with FTS5's words (folded: "cafe"),
+    after adds through either connection, forgets (a word in no row any more leaves it) and clearing."""
+    path = tmp_path / "k.sqlite3"
+    stored, fresh = keyword_frequencies(path)
+    assert stored == fresh and dict(stored)["ottoline"] == 3
+    other = FtsKeywords(path, StoredChunk, lambda: pytest.fail("filled twice"))
+    other.add([_chunk("e", "Café CAFÉ, Ottoline's “cafe”.")])
+    index.add([_chunk("f", "The café by the ferry.")])
+    stored, fresh = keyword_frequencies(path)
+    assert stored == fresh and dict(stored)["cafe"] == 2 and dict(stored)["ottoline"] == 4
+    index.forget(["c", "e", "gone"])
+    stored, fresh = keyword_frequencies(path)
+    assert stored == fresh and "pine" not in dict(stored) and dict(stored)["cafe"] == 1
+    with other.transaction() as db:
+        other.clear_rows(db)
+    assert keyword_frequencies(path) == ([], [])
+    other.close()
+
+
+def test_an_index_of_version_1_gets_its_frequencies_when_opened_and_ranks_as_before(tmp_path):
+    path = tmp_path / "k.sqlite3"
+    query = "Which harbour cafe did Ottoline visit?"
+    current = FtsKeywords(path, StoredChunk, lambda: [*CHUNKS, *_harbour_chunks(0, 40)], match_rows=5)
+    before = _scored(current.search(query, 5))
+    current.close()
+    with sqlite3.connect(path) as db:  # what version 1 wrote: the same rows, no chunk_terms
+        db.execute("DROP TABLE chunk_terms")
+        db.execute("PRAGMA user_version = 1")
+    upgraded = FtsKeywords(path, StoredChunk, lambda: pytest.fail("its rows are kept"), match_rows=5)
+    assert _scored(upgraded.search(query, 5)) == before
+    stored, fresh = keyword_frequencies(path)
+    assert stored == fresh and stored
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    upgraded.close()
+
+
 # -- common words scored, not matched ----------------------------------------------------------
 
 # Fillers: "harbour" and "cafe" in a third of them each, so that each word's IDF counts.
@@ -146,7 +194,7 @@ def test_common_words_rescore_the_rare_words_hits_as_bm25_over_every_word(tmp_pa
     holding_ottoline = [hit for hit in _scored(every.search(query, 50)) if hit[0].startswith("o")][:3]
     assert _scored(pruned.search(query, 3)) == holding_ottoline
     assert _scored(every.search(query, 3)) != holding_ottoline, "a filler holding only common words is not a candidate"
-    every.add(_harbour_chunks(40, 200))  # the cached frequencies are read again once the rows have grown
+    every.add(_harbour_chunks(40, 200))  # the pruned connection's frequencies follow the other's write
     holding_ottoline = [hit for hit in _scored(every.search(query, 300)) if hit[0].startswith("o")][:3]
     assert _scored(pruned.search(query, 3)) == holding_ottoline
     every.close()

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import store_settings
+from conftest import keyword_frequencies, store_settings
 from fastapi.testclient import TestClient
 
 from index.article import Article
@@ -160,6 +160,8 @@ def test_applying_an_entry_twice_or_after_its_article_is_deleted_leaves_the_righ
         assert _rows(b) == rows
         assert b.store.keywords.resynced == resynced + len(STORIES), "the three articles the entries name"
         assert b.store.keywords.builds == 1
+        stored, fresh = keyword_frequencies(_copy_path(b))
+        assert stored == fresh and stored, "re-syncs kept the copy's document frequencies"
 
 
 def test_a_copy_older_than_the_log_or_of_another_collection_is_built_again(shared, tmp_path, embedder):
