@@ -14,6 +14,7 @@ from index.keyword import (
     FtsKeywords,
     KeywordFilter,
     KeywordVersionError,
+    _word_counts,
     match_expression,
     query_words,
 )
@@ -158,6 +159,22 @@ def test_an_index_of_version_1_gets_its_frequencies_when_opened_and_ranks_as_bef
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     upgraded.close()
+
+
+def test_common_words_are_counted_as_fts5_tokenizes_the_text():
+    """The re-scoring's word counts are those of FTS5's unicode61 tokens: case and diacritics folded,
+    punctuation, hyphens and underscores between tokens, a word inside a longer one not counted."""
+    texts = ["News: the new newspaper, New-York's NEW news; renew.", "Café cafe_bar CAFÉS “cafe” café.",
+             "2025 20250 x2025 ½2025 over-2025", ""]
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(text, tokenize = 'unicode61')")
+    db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", list(enumerate(texts)))
+    db.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, t, instance)")
+    words = [term for term, in db.execute("SELECT DISTINCT term FROM temp.v")]
+    for doc, text in enumerate(texts):
+        expected = dict(db.execute("SELECT term, count(*) FROM temp.v WHERE doc = ? GROUP BY term", (doc,)))
+        assert _word_counts(text, words) == expected, text
+    db.close()
 
 
 # -- common words scored, not matched ----------------------------------------------------------
