@@ -37,7 +37,10 @@ at a million chunks, paid by every search that brings a new word). Every write
 keeps it in the same transaction: the texts it adds or removes are tokenized by
 FTS5 into a per-connection table (``temp.chunk_delta``, the same tokenizer), whose
 vocabulary is added to or subtracted from it, so it always equals the
-vocabulary's document counts.
+vocabulary's document counts. A process of an older qa-service that opened the
+file before it was upgraded would change rows without it: triggers on the chunk
+table call a function only this version's connections define, so such a write
+fails instead of leaving the counts wrong.
 
 An index written before this file existed has none: it is filled from the stored
 chunks when opened, once (the schema and all rows in one transaction, so one cut
@@ -78,6 +81,8 @@ MATCH_ROWS = 20_000
 CANDIDATES_PER_HIT = 10
 # FTS5's bm25() parameters (k1, b) and the IDF it gives a word in half the rows or more.
 _K1, _B, _IDF_FLOOR = 1.2, 0.75, 1e-6
+# Defined on this version's connections only: the chunk table's triggers call it (see the docstring).
+_WRITER_CHECK = "keyword_writer_keeps_chunk_terms"
 # Rows tokenized into temp.chunk_delta before their words are counted: bounds its memory in a fill.
 _DELTA_ROWS = 10_000
 # The Unicode blocks of combining diacritical marks, which a letter's canonical decomposition (NFD) ends in.
@@ -258,6 +263,7 @@ class FtsKeywords(Generic[C]):
         self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         # WAL: a search in another process does not wait for a writer.
         self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.create_function(_WRITER_CHECK, 0, lambda: None, deterministic=True)
         # Per connection, not in the file: the texts a write adds or removes, tokenized as chunk_text
         # tokenizes them (contentless: only their words are kept), and their words' document counts.
         self._db.execute("CREATE VIRTUAL TABLE temp.chunk_delta USING fts5(text, content = '', tokenize = 'unicode61')")
@@ -284,6 +290,9 @@ class FtsKeywords(Generic[C]):
                 db.execute("CREATE INDEX chunks_by_article ON chunks (article_id)")
                 db.execute("CREATE VIRTUAL TABLE chunk_text USING fts5(text, tokenize = 'unicode61')")
             db.execute("CREATE TABLE chunk_terms (term TEXT PRIMARY KEY, doc INTEGER NOT NULL) WITHOUT ROWID")
+            for event in ("INSERT", "DELETE"):
+                db.execute(f"CREATE TRIGGER chunks_{event.lower()}_by_a_chunk_terms_writer BEFORE {event} ON chunks "
+                           f"BEGIN SELECT {_WRITER_CHECK}(); END")
             if version == 0:
                 self.insert_rows(db, load(), skip_known=True)
             else:  # the rows are there: their words' counts, once, from a walk of FTS5's whole vocabulary
