@@ -37,10 +37,10 @@ at a million chunks, paid by every search that brings a new word). Every write
 keeps it in the same transaction: the texts it adds or removes are tokenized by
 FTS5 into a per-connection table (``temp.chunk_delta``, the same tokenizer), whose
 vocabulary is added to or subtracted from it, so it always equals the
-vocabulary's document counts. A process of an older qa-service that opened the
-file before it was upgraded would change rows without it: triggers on the chunk
-table call a function only this version's connections define, so such a write
-fails instead of leaving the counts wrong.
+vocabulary's document counts. A process of schema version 1 refuses the file
+once upgraded, but one that had it open before would write rows without their
+counts: stop those before starting this version on the same file (a trigger on
+the chunk table that such a write would fail on doubled a keyword-only write).
 
 An index written before this file existed has none: it is filled from the stored
 chunks when opened, once (the schema and all rows in one transaction, so one cut
@@ -81,8 +81,6 @@ MATCH_ROWS = 20_000
 CANDIDATES_PER_HIT = 10
 # FTS5's bm25() parameters (k1, b) and the IDF it gives a word in half the rows or more.
 _K1, _B, _IDF_FLOOR = 1.2, 0.75, 1e-6
-# Defined on this version's connections only: the chunk table's triggers call it (see the docstring).
-_WRITER_CHECK = "keyword_writer_keeps_chunk_terms"
 # Rows tokenized into temp.chunk_delta before their words are counted: bounds its memory in a fill.
 _DELTA_ROWS = 10_000
 # The Unicode blocks of combining diacritical marks, which a letter's canonical decomposition (NFD) ends in.
@@ -263,7 +261,6 @@ class FtsKeywords(Generic[C]):
         self._db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         # WAL: a search in another process does not wait for a writer.
         self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.create_function(_WRITER_CHECK, 0, lambda: None, deterministic=True)
         # Per connection, not in the file: the texts a write adds or removes, tokenized as chunk_text
         # tokenizes them (contentless: only their words are kept), and their words' document counts.
         self._db.execute("CREATE VIRTUAL TABLE temp.chunk_delta USING fts5(text, content = '', tokenize = 'unicode61')")
@@ -290,9 +287,6 @@ class FtsKeywords(Generic[C]):
                 db.execute("CREATE INDEX chunks_by_article ON chunks (article_id)")
                 db.execute("CREATE VIRTUAL TABLE chunk_text USING fts5(text, tokenize = 'unicode61')")
             db.execute("CREATE TABLE chunk_terms (term TEXT PRIMARY KEY, doc INTEGER NOT NULL) WITHOUT ROWID")
-            for event in ("INSERT", "DELETE"):
-                db.execute(f"CREATE TRIGGER chunks_{event.lower()}_by_a_chunk_terms_writer BEFORE {event} ON chunks "
-                           f"BEGIN SELECT {_WRITER_CHECK}(); END")
             if version == 0:
                 self.insert_rows(db, load(), skip_known=True)
             else:  # the rows are there: their words' counts, once, from a walk of FTS5's whole vocabulary
@@ -424,8 +418,8 @@ class FtsKeywords(Generic[C]):
         return by_rarity, {}
 
     def _frequencies_of(self, words: list[str]) -> dict[str, int]:
-        """Document frequencies. A word the vocabulary does not hold as written (FTS5 folds "café" to
-        "cafe") reads 0: it is matched."""
+        """Document frequencies. A word no row holds as written (FTS5 folds "café" to "cafe") reads 0:
+        it is matched."""
         found = dict(self._db.execute("SELECT term, doc FROM chunk_terms WHERE term IN "
                                       "(SELECT value FROM json_each(?))", (json.dumps(words),)))
         return {w: found.get(w, 0) for w in words}
