@@ -480,12 +480,15 @@ def bench(
                                      help="--scale's texts and queries: a RealTimeQA directory (default: generated)"),
     keep: Path | None = typer.Option(None, "--keep", help="--scale builds its index here and keeps it; a "
                                      "directory already holding the --scale chunks is measured again, not rebuilt"),
+    sentence_vectors: int = typer.Option(0, "--sentence-vectors", min=0, max=50, help="--scale also writes this "
+                                         "many synthetic sentence vectors a chunk (ingest writes about 6)"),
 ) -> None:
     """Benchmark the service against its raw components (or, with --scale, at size)."""
     from evals.bench import run_bench, run_scale
 
     if scale is not None:
-        raise typer.Exit(run_scale(ctx.obj["settings"], scale, pool, report=report, keep=keep))
+        raise typer.Exit(run_scale(ctx.obj["settings"], scale, pool, report=report, keep=keep,
+                                     sentence_vectors=sentence_vectors))
     raise typer.Exit(run_bench(ctx.obj["settings"], quick=quick, report=report))
 
 

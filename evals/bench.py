@@ -79,14 +79,15 @@ def run_bench(settings: Settings, quick: bool = False, report: Path = Path("repo
 
 
 def run_scale(settings: Settings, n_chunks: int, pool: Path | None, report: Path = Path("reports/bench"),
-              keep: Path | None = None) -> int:
-    """``bench --scale N``: build, serve and measure an N-chunk index; print the table, write
-    ``report/scale-N.json``."""
+              keep: Path | None = None, sentence_vectors: int = 0) -> int:
+    """``bench --scale N``: build, serve and measure an N-chunk index (with ``sentence_vectors``
+    sentence rows a chunk); print the table, write ``report/scale-N.json``."""
     started = time.perf_counter()
     machine = _machine()
     with Services(settings) as models:
         models.embedder.warm_up()
-        section = _run_section(f"scale {n_chunks:,}", lambda: bench_scale(models, n_chunks, pool, keep=keep))
+        section = _run_section(f"scale {n_chunks:,}", lambda: bench_scale(models, n_chunks, pool, keep=keep,
+                                                                          sentence_vectors=sentence_vectors))
     machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     result = {"scale": n_chunks, "seconds": round(time.perf_counter() - started, 1), "machine": machine,
               "section": section}
@@ -113,7 +114,8 @@ def _scale_rows(s: dict) -> list[tuple[str, str]]:
     search, one = s["search_ms"], s["search_one_source_ms"]
     embed = s["real_embedding"]
     return [
-        ("index", f"{s['written']:,} chunks of {s['texts']} ({s['stories']:,} stories), synthetic vectors"),
+        ("index", f"{s['written']:,} chunks of {s['texts']} ({s['stories']:,} stories), "
+                  f"{s['sentences']:,} sentence vectors, synthetic vectors"),
         ("write (chunks, keyword rows)", "none: the kept index of an earlier run" if s.get("reused")
          else f"{s['write_s']} s, {s['write_chunks_per_s']:,.0f} chunks/s"),
         ("real embedding (MiniLM, this machine)", f"{embed['chunks_per_s']} chunks/s: {embed['hours_for_all']} h "
@@ -123,7 +125,8 @@ def _scale_rows(s: dict) -> list[tuple[str, str]]:
         ("/v1/search, one source of 16, p50 / p95", f"{_fmt(one['p50'])} / {_fmt(one['p95'])} ms"),
         ("new article: POST; then found by /v1/search after", f"{s['new_article_post_ms']} ms; "
                                                                f"{s['new_article_found_after_ms']} ms"),
-        ("server RSS at ready; peak", f"{_fmt(s['rss_ready_mb'])} MB; {_fmt(s['peak_rss_mb'])} MB"),
+        ("server RSS at ready; after the searches; peak",
+         f"{_fmt(s['rss_ready_mb'])} MB; {_fmt(s['rss_searched_mb'])} MB; {_fmt(s['peak_rss_mb'])} MB"),
         ("index on disk", f"{_fmt(s['disk_mb'])} MB"),
     ]
 

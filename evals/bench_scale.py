@@ -9,12 +9,14 @@ Vectors are synthetic (``evals.bench_search.SyntheticIndex``: noise around the r
 the story's title): MiniLM embeds about 25-40 chunks/s on these 2 cores, so a million real
 chunks would take 7-11 hours and measure the embedder, not the index. The real embedding rate is
 measured on a sample and reported beside, with what a real ingest of N chunks would take.
-Sentence vectors are not written (``--scale`` measures the chunk index; the sentence vectors'
-cost is measured apart, issue 25 item 2).
+Sentence vectors are written only with ``sentence_vectors`` (``--sentence-vectors K``: K synthetic
+sentence rows a chunk, as ``SyntheticIndex`` draws them; ingest writes about 6), so that their disk
+and memory can be told apart from the chunk index's (docs/performance-history.md, "Sentence
+vectors at scale").
 
 Then ``qa-service serve`` runs on the index as a user would run it: seconds until /readyz, /v1/search
 p50/p95 unfiltered and with a source filter, the time from a new article's POST returning to
-/v1/search finding it, the server's peak RSS, the index's size on disk.
+/v1/search finding it, the server's RSS after those searches and its peak, the index's size on disk.
 """
 from __future__ import annotations
 
@@ -88,13 +90,13 @@ def news_pool(directory: Path) -> list[PoolStory]:
 
 
 def bench_scale(models: Services, n_chunks: int, pool_dir: Path | None, n_queries: int = 50,
-                keep: Path | None = None) -> dict:
+                keep: Path | None = None, sentence_vectors: int = 0) -> dict:
     """Build an ``n_chunks`` index, serve it, measure; the index is removed unless ``keep`` names a directory.
     A ``keep`` directory already holding ``n_chunks`` chunks is served and measured as it is, not rebuilt."""
     data_dir = keep or Path(tempfile.mkdtemp(prefix="qa-bench-scale-"))
     try:
         pool: list[TopicText] = list(news_pool(pool_dir)) if pool_dir else list(topics(N_TOPICS, seed=3))
-        build = _build(models, data_dir, pool, n_chunks)
+        build = _build(models, data_dir, pool, n_chunks, sentence_vectors)
         rng = random.Random(5)
         queries = [rng.choice(pool).question(rng) for _ in range(n_queries)]
         served = _serve(data_dir, queries)
@@ -111,16 +113,16 @@ def bench_scale(models: Services, n_chunks: int, pool_dir: Path | None, n_querie
     }
 
 
-def _build(models: Services, data_dir: Path, pool: list[TopicText], n_chunks: int) -> dict:
+def _build(models: Services, data_dir: Path, pool: list[TopicText], n_chunks: int, sentence_vectors: int = 0) -> dict:
     """Write ``n_chunks`` synthetic chunks into ``data_dir``, or nothing when it already holds as many
     (a ``--keep`` directory of an earlier run: measured again without the build's hour at 1M)."""
     with models.variant(data_dir=data_dir, chroma_host=None) as services:
         held = services.store.count_chunks()
         if held >= n_chunks:
             print(f"bench --scale: {held:,} chunks already in {data_dir}: measuring them, not building", flush=True)
-            return {"written": held, "reused": True}
+            return {"written": held, "reused": True, "sentences": services.store.sentences.count()}
         centres = models.embedder.embed([t.describe() for t in pool])
-        index = SyntheticIndex(services.store, centres, pool, sources=SOURCES)
+        index = SyntheticIndex(services.store, centres, pool, sources=SOURCES, sentences_per_chunk=sentence_vectors)
         write_ms = 0.0
         step = max(n_chunks // 10, 1000)
         for size in range(step, n_chunks + step, step):
@@ -128,7 +130,8 @@ def _build(models: Services, data_dir: Path, pool: list[TopicText], n_chunks: in
             print(f"bench --scale: {services.store.count_chunks():,} chunks, "
                   f"{services.store.count_chunks() / (write_ms / 1000):.0f} chunks/s", flush=True)
         written = services.store.count_chunks()
-    return {"written": written, "write_s": round(write_ms / 1000, 1),
+        sentences = services.store.sentences.count()
+    return {"written": written, "sentences": sentences, "write_s": round(write_ms / 1000, 1),
             "write_chunks_per_s": round(written / (write_ms / 1000), 1)}
 
 
@@ -145,7 +148,7 @@ def _serve(data_dir: Path, queries: list[str]) -> dict:
                 result = {"startup_s": round(startup_s, 1), "rss_ready_mb": _memory_mb(process.pid, "VmRSS"),
                           "search_ms": _searches(client, queries, None),
                           "search_one_source_ms": _searches(client, queries, [source_name(1)]),
-                          **_new_article(client)}
+                          "rss_searched_mb": _memory_mb(process.pid, "VmRSS"), **_new_article(client)}
             result["peak_rss_mb"] = _memory_mb(process.pid, "VmHWM")
         finally:
             _stop(process)

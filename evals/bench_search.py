@@ -21,7 +21,7 @@ from evals.bench_stats import ratio, spread, timed
 from evals.runner import temporary_services
 from index.article import Article, Chunk
 from index.keyword import KeywordFilter
-from index.store import ChromaStore, StoredChunk
+from index.store import ArticleWrite, ChromaStore, StoredChunk, sentence_id
 from qa_service.retrieval import CANDIDATES_PER_PASSAGE
 from qa_service.services import Services
 
@@ -49,17 +49,24 @@ class TopicText(Protocol):
 @dataclass
 class SyntheticIndex:
     """Writes deterministic synthetic articles into a store, continuing where it left off;
-    article ``n`` comes from one of ``sources`` sources (so a source filter keeps 1/``sources``)."""
+    article ``n`` comes from one of ``sources`` sources (so a source filter keeps 1/``sources``).
+
+    With ``sentences_per_chunk``, each chunk also gets that many sentence rows (the index's
+    second collection, as ingest writes them: a real week has about 6 a chunk): its text cut into
+    as many pieces at spaces, each with a vector drawn around the chunk's as the chunk's is drawn
+    around its topic (another generator: the chunks are the same with or without them)."""
 
     store: ChromaStore
     centres: np.ndarray
     pool: Sequence[TopicText]
     seed: int = 11
     sources: int = 1
+    sentences_per_chunk: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._np = np.random.default_rng(self.seed)
+        self._sentence_np = np.random.default_rng(self.seed + 1)
         self._articles = 0
 
     def grow_to(self, n_chunks: int) -> float:
@@ -83,11 +90,43 @@ class SyntheticIndex:
                     documents=[c.text for _, c, _ in batch],
                     metadatas=[StoredChunk.of(a, c).chroma_metadata() for a, c, _ in batch],
                 )
+                self._add_sentences(batch)
                 self.store.keywords.add([StoredChunk.of(a, c) for a, c, _ in batch])
             last = articles[-1]
-            self.store.write_article(last[0][0], [c for _, c, _ in last], np.stack([v for _, _, v in last]))
+            texts, vectors = zip(*(self.sentences(c, v) for _, c, v in last), strict=True)
+            self.store.write_articles([ArticleWrite(
+                last[0][0], [c for _, c, _ in last], np.stack([v for _, _, v in last]),
+                sentence_vectors=vectors if self.sentences_per_chunk else (),
+                sentences=texts if self.sentences_per_chunk else ())])
 
         return timed(write)[1]
+
+    def _add_sentences(self, batch: list[tuple[Article, Chunk, np.ndarray]]) -> None:
+        if not self.sentences_per_chunk:
+            return
+        rows = [(a, sentence_id(c.id, i), text, vector) for a, c, v in batch
+                for i, (text, vector) in enumerate(zip(*self.sentences(c, v), strict=True))]
+        size = self.store.client.get_max_batch_size()
+        for i in range(0, len(rows), size):
+            part = rows[i : i + size]
+            self.store.sentences.add(
+                ids=[r[1] for r in part], embeddings=np.stack([r[3] for r in part]), documents=[r[2] for r in part],
+                metadatas=[{k: v for k, v in {"article_id": a.id, "source": a.source, "published_ts": a.timestamp}
+                            .items() if v is not None} for a, _, _, _ in part],
+            )
+
+    def sentences(self, chunk: Chunk, vector: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """A chunk's ``sentences_per_chunk`` synthetic sentences: its text in as many pieces, and
+        their vectors around the chunk's (nothing without ``sentences_per_chunk``)."""
+        k = self.sentences_per_chunk
+        if not k:
+            return [], np.zeros((0, len(vector)), np.float32)
+        words = chunk.text.split(" ")
+        cuts = [round(len(words) * j / k) for j in range(k + 1)]
+        texts = [" ".join(words[cuts[j] : cuts[j + 1]]) for j in range(k)]
+        noise = self._sentence_np.standard_normal((k, len(vector))).astype(np.float32)
+        vectors = vector + noise * (NOISE_NORM / np.sqrt(len(vector)))
+        return texts, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
     def article(self) -> list[tuple[Article, Chunk, np.ndarray]]:
         """One article of CHUNKS_PER_ARTICLE chunks on one topic, each chunk with its vector."""
