@@ -125,7 +125,7 @@ def collect(services: Services, asked: list[Asked]) -> list[Row]:
         candidates: list[Candidate] = []
         if found.relevant:
             sentences = read_sentences(q, found.passages, services.sentence_vectors.of(found.passages),
-                                       found.query_vector, services.word_vectors)
+                                       found.query_vector)
             candidates = [c for rank, s in enumerate(pool_of(sentences)) for c in candidates_in(q, s, rank)]
         labels = [float(bool(a.answers) and is_right(c.text, a.answers)) for c in candidates]
         features = np.array([c.features for c in candidates], dtype=float).reshape(-1, len(FEATURES))

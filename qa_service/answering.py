@@ -16,7 +16,6 @@ from qa_service.reader import Candidate, Reading, ReadSentence, read, read_sente
 from qa_service.retrieval import Retriever, to_passage
 from qa_service.sentence_vectors import SentenceVectors
 from qa_service.settings import CheckingSettings, GenerationSettings
-from qa_service.word_vectors import WordVectors
 
 ABSTAIN_MESSAGE = "The indexed articles do not answer this question."
 
@@ -64,12 +63,11 @@ class Answerer:
 
     def __init__(self, retriever: Retriever, prompts: PromptBuilder, generator: Generator,
                  vectors: SentenceVectors, generation: GenerationSettings = GenerationSettings(),
-                 checking: CheckingSettings = CheckingSettings(), words: WordVectors | None = None) -> None:
+                 checking: CheckingSettings = CheckingSettings()) -> None:
         self.retriever = retriever
         self.prompts = prompts
         self.generator = generator
         self.vectors = vectors
-        self.words = words
         self.answer_style = generation.answer_style
         self.judge_candidates = generation.judge_candidates
         self.min_sentence_score = checking.min_sentence_score
@@ -118,7 +116,7 @@ class Answerer:
         clock = clock or _Clock()
         usage = Usage()
         asked = analyse_question(question.text)
-        sentences = read_sentences(asked, passages, self.vectors.of(passages), query_vector, self.words)
+        sentences = read_sentences(asked, passages, self.vectors.of(passages), query_vector)
         clock.lap("verify")  # the analysis of the question and the evidence
         judge = self._judge(question.text, usage) if self.judge_candidates else None
         reading = read(asked, sentences, self.min_sentence_score, self.min_answer_score, judge, self.judge_candidates)

@@ -35,18 +35,12 @@ import numpy as np
 from index.analysis import analyse
 from qa_service.asked import AskedQuestion, content_lemma
 from qa_service.models import Passage, PassageSentence
-from qa_service.word_vectors import WordVectors
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
 
 # Sentence ranking: closeness in meaning plus this weight times the share of the question's words.
 LEXICAL_WEIGHT = 0.6
-# Cosine of two words' vectors from which one stands for the other ("price" for "cost"; chosen
-# on the development data, see README).
-PARAPHRASE_MIN = 0.6
-# Words a paraphrase may stand for, and stand in: a name is itself or nothing.
-_MEANING_POS = frozenset({"NOUN", "VERB", "ADJ", "ADV"})
 # Roles of a span that names the doer (for "who <verb>") or the thing done (for "what did X <verb>").
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "appos", "compound", "conj"})
 OBJECT_DEPS = frozenset({"dobj", "pobj", "attr", "dative", "oprd", "appos", "conj", "npadvmod", "acomp"})
@@ -82,7 +76,6 @@ class ReadSentence:
     rare: float  # the same share, each word weighted by its rarity among the sentences read
     story_names: float  # share of the question's names its story states
     story_rare: float  # share of the question's words its story's sentences state, weighted by rarity
-    meant: float  # like ``rare``, a paraphrase counting by its closeness to the word it stands for
     score: float
     rarity: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
     lead: float = 0.0  # score minus the best sentence's: how far behind the best it stands
@@ -125,9 +118,8 @@ class Reading:
 
 
 def read_sentences(q: AskedQuestion, passages: Sequence[Passage], vectors: Sequence[np.ndarray],
-                   query_vector: np.ndarray, words: WordVectors | None = None) -> list[ReadSentence]:
-    """Every readable sentence of the passages (once, though chunks overlap), best first.
-    With ``words``, a sentence's word close in meaning to a question's word stands for it."""
+                   query_vector: np.ndarray) -> list[ReadSentence]:
+    """Every readable sentence of the passages (once, though chunks overlap), best first."""
     seen: dict[tuple[str, int], tuple[Passage, PassageSentence, float]] = {}
     for passage, block in zip(passages, vectors, strict=True):
         for sentence, vector in zip(passage.sentences, block, strict=True):
@@ -136,50 +128,23 @@ def read_sentences(q: AskedQuestion, passages: Sequence[Passage], vectors: Seque
                 seen[key] = (passage, sentence, float(vector @ query_vector))
     docs = analyse([s.text for _, s, _ in seen.values()])
     story_words = _story_words(passages)
-    said_words = [_words(doc) for doc in docs]
-    weights = _rarity(q, said_words)
-    closeness = _paraphrases(q, docs, words)
+    words = [_words(doc) for doc in docs]
+    weights = _rarity(q, words)
     told: dict[str, set[str]] = {}
-    for (passage, _, _), said in zip(seen.values(), said_words, strict=True):
+    for (passage, _, _), said in zip(seen.values(), words, strict=True):
         told.setdefault(passage.article_id, set()).update(said)
     total = sum(weights.values())
     read = []
-    for (passage, sentence, similarity), doc, said in zip(seen.values(), docs, said_words, strict=True):
+    for (passage, sentence, similarity), doc, said in zip(seen.values(), docs, words, strict=True):
         lexical = sum(w in said for w in q.content) / len(q.content) if q.content else 0.0
         rare = sum(weights[w] for w in q.content if w in said) / total if total else 0.0
-        stand_ins = {x: closeness[x] for x in _meaning_lemmas(doc) if x in closeness}
-        meant = sum(weights[w] * _credit(w, said, stand_ins) for w in q.content) / total if total else 0.0
         names = _share(q.names, story_words[passage.article_id]) if q.names else 1.0
-        score = similarity + LEXICAL_WEIGHT * meant
+        score = similarity + LEXICAL_WEIGHT * rare
         story = sum(weights[w] for w in q.content if w in told[passage.article_id]) / total if total else 0.0
-        read.append(ReadSentence(passage, sentence, doc, similarity, lexical, rare, names, story, meant,
-                                 round(score, 4), weights))
+        read.append(ReadSentence(passage, sentence, doc, similarity, lexical, rare, names, story, round(score, 4),
+                                 weights))
     read.sort(key=lambda r: -r.score)
     return [replace(r, lead=round(r.score - read[0].score, 4)) for r in read]
-
-
-def _meaning_lemmas(doc: Doc) -> set[str]:
-    return {t.lemma_.lower() for t in doc if t.pos_ in _MEANING_POS and content_lemma(t)}
-
-
-def _paraphrases(q: AskedQuestion, docs: Sequence[Doc], words: WordVectors | None) -> dict[str, tuple[str, float]]:
-    """Each lemma of the sentences that stands for a question word it is not: the question word
-    closest to it in meaning, when at least ``PARAPHRASE_MIN`` close, and how close."""
-    asked = sorted(w for w in q.content | q.focus if w not in q.names)
-    vocabulary = sorted(set().union(*(_meaning_lemmas(doc) for doc in docs)) - set(asked))
-    if words is None or not asked or not vocabulary:
-        return {}
-    sims = words.similarity(asked, vocabulary)
-    best = sims.argmax(axis=0)
-    return {x: (asked[i], float(sims[i, j])) for j, (x, i) in enumerate(zip(vocabulary, best, strict=True))
-            if sims[i, j] >= PARAPHRASE_MIN}
-
-
-def _credit(word: str, said: set[str], stand_ins: dict[str, tuple[str, float]]) -> float:
-    """1 when the sentence states ``word``, else the closeness of its best stand-in (0 without one)."""
-    if word in said:
-        return 1.0
-    return max((sim for w, sim in stand_ins.values() if w == word), default=0.0)
 
 
 def _words(doc: Doc) -> set[str]:

@@ -23,7 +23,6 @@ from qa_service.retrieval import Retriever
 from qa_service.sentence_vectors import SentenceVectors
 from qa_service.settings import Settings
 from qa_service.support_check import SupportChecker
-from qa_service.word_vectors import WordVectors
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -111,10 +110,6 @@ class Services:
         return SentenceVectors(self.embedder, stored=self.store.sentence_vectors)
 
     @cached_property
-    def word_vectors(self) -> WordVectors:
-        return WordVectors(self.embedder)
-
-    @cached_property
     def checker(self) -> SupportChecker:
         """The eval's self-consistency judge of citations (see ``qa_service.support_check``)."""
         return SupportChecker(self.embedder, self.settings.checking)
@@ -122,8 +117,7 @@ class Services:
     @cached_property
     def answerer(self) -> Answerer:
         return Answerer(self.retriever, PromptBuilder(load_template("answer.txt")), self.generator,
-                        self.sentence_vectors, self.settings.generation, self.settings.checking,
-                        self.word_vectors)
+                        self.sentence_vectors, self.settings.generation, self.settings.checking)
 
     def variant(self, *, embedder: Embedder | None = None, generator: Generator | None = None,
                 **changes) -> Services:

@@ -61,7 +61,7 @@ class GenerationSettings(_Group):
 class CheckingSettings(_Group):
     min_sentence_score: float = Field(0.0, description="reader: an evidence sentence scoring below this "
                                       "(cosine + 0.6 x share of the question's rare words) is not read")
-    min_answer_score: float = Field(0.31, ge=0, le=1, description="reader: abstain when the probability that the "
+    min_answer_score: float = Field(0.33, ge=0, le=1, description="reader: abstain when the probability that the "
                                     "best answer is right is below this (fitted with the scorer: "
                                     "evals/train_reader.py)")
     support_threshold: float = Field(0.5, description="eval citation checker: quotes whose meaning is this close "

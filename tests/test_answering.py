@@ -92,8 +92,7 @@ class CountingGenerator:
 def _answerer(services, generator, **generation) -> Answerer:
     """An answerer over ``services``' index and sentence vectors with other generation settings."""
     return Answerer(services.retriever, PromptBuilder(load_template("answer.txt")), generator,
-                    services.sentence_vectors, GenerationSettings(**generation), services.settings.checking,
-                    services.word_vectors)
+                    services.sentence_vectors, GenerationSettings(**generation), services.settings.checking)
 
 
 # -- short answers, cited ------------------------------------------------------------------------

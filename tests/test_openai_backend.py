@@ -34,8 +34,7 @@ def test_streams_tokens_from_the_server(llama_server):
 
 def _answerer(services, generator, **generation) -> Answerer:
     return Answerer(services.retriever, PromptBuilder(load_template("answer.txt")), generator,
-                    services.sentence_vectors, GenerationSettings(**generation), services.settings.checking,
-                    services.word_vectors)
+                    services.sentence_vectors, GenerationSettings(**generation), services.settings.checking)
 
 
 def test_answers_with_the_server_as_the_model(llama_server, demo_services, generator):

@@ -3,8 +3,7 @@
 Each fixture is a small story whose sentences are given a closeness to the
 question (what MiniLM would give at run time) as two-dimensional unit
 vectors; everything else (sentences, parse, entities, candidates, scores,
-the answer-or-abstain decision) runs as in the service. The paraphrase
-tests also load MiniLM for its word vectors (and are slow).
+the answer-or-abstain decision) runs as in the service.
 """
 from __future__ import annotations
 
@@ -21,13 +20,11 @@ from qa_service.asked import analyse_question
 from qa_service.models import Passage, PassageSentence
 from qa_service.reader import FEATURES, Reading, candidates_in, read, read_sentences
 from qa_service.settings import CheckingSettings
-from qa_service.word_vectors import WordVectors
 
 THRESHOLD = CheckingSettings().min_answer_score
 
 
-def reading(question: str, story: str, closeness: dict[int, float] | None = None,
-            words: WordVectors | None = None) -> Reading:
+def reading(question: str, story: str, closeness: dict[int, float] | None = None) -> Reading:
     """Read ``story`` (one passage) for ``question``; sentence i is ``closeness[i]`` (default 0.5)
     close to the question in meaning."""
     spans = sentence_spans(story)
@@ -37,7 +34,7 @@ def reading(question: str, story: str, closeness: dict[int, float] | None = None
     sims = [(closeness or {}).get(i, 0.5) for i in range(len(sentences))]
     vectors = np.array([[s, math.sqrt(1 - s * s)] for s in sims])
     q = analyse_question(question)
-    return read(q, read_sentences(q, [passage], [vectors], np.array([1.0, 0.0]), words), 0.0, THRESHOLD)
+    return read(q, read_sentences(q, [passage], [vectors], np.array([1.0, 0.0])), 0.0, THRESHOLD)
 
 
 def answer_of(r: Reading) -> str | None:
@@ -68,24 +65,6 @@ def test_a_paraphrased_predicate_is_answered():
     story = ("Anna Berg was elected chair of the regional council on Monday, replacing Tomas Lind. "
              "The council meets every month.")
     assert answer_of(reading("Who leads the regional council?", story, {0: 0.6})) == "Anna Berg"
-
-
-@pytest.fixture(scope="module")
-def word_vectors(embedder) -> WordVectors:
-    return WordVectors(embedder)
-
-
-@pytest.mark.parametrize(("question", "story", "expected"), [
-    ("When will the works begin?", "The works were approved in March 2025. The works will start in April 2026.",
-     "April 2026"),
-    ("Who purchased the stadium?", "Marta Lind visited the stadium on Monday. Jon Berg bought the stadium last year.",
-     "Jon Berg"),
-])
-def test_a_word_close_in_meaning_to_the_questions_stands_for_it(word_vectors, question, story, expected):
-    # Both sentences are as close to the question and share its other words: only "start" for
-    # "begin" ("bought" for "purchased") tells them apart, and the first one is read first.
-    assert answer_of(reading(question, story, words=word_vectors)) == expected
-    assert answer_of(reading(question, story)) != expected
 
 
 def test_a_list_split_across_two_sentences_is_answered_whole():
