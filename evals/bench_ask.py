@@ -72,9 +72,9 @@ class _RecordingGenerator:
     def prime(self, prefix: str) -> None:
         self.inner.prime(prefix)
 
-    def likelihoods(self, contexts, target):
-        self.calls += [(context, target) for context in contexts]
-        return self.inner.likelihoods(contexts, target)
+    def likelihoods(self, context, targets):
+        self.calls += [(context, target) for target in targets]
+        return self.inner.likelihoods(context, targets)
 
 
 def _ask(services: Services, item: GoldItem) -> dict:

@@ -130,16 +130,22 @@ class Answerer:
 
     def _judge(self, question: str, usage: Usage) -> Callable[[list[Candidate]], list[float] | None]:
         """The model's mean log-probability of each candidate as the answer, after its sentence
-        and the question in the prompt's layout (None when the backend cannot say)."""
+        and the question in the prompt's layout (None when the backend cannot say). The
+        candidates of one sentence are scored after one evaluation of it."""
         def likelihoods(candidates: list[Candidate]) -> list[float] | None:
-            scores = []
-            for c in candidates:
-                context = f"{format_passages([c.source.passage], [[c.source.sentence.text]])}\nQuestion: " \
+            by_sentence: dict[tuple[str, int], list[int]] = {}
+            for i, c in enumerate(candidates):
+                by_sentence.setdefault(c.source.key, []).append(i)
+            scores = [0.0] * len(candidates)
+            for members in by_sentence.values():
+                source = candidates[members[0]].source
+                context = f"{format_passages([source.passage], [[source.sentence.text]])}\nQuestion: " \
                           f"{' '.join(question.split())}\nAnswer:"
-                got = self.generator.likelihoods([context], " " + c.text)
+                got = self.generator.likelihoods(context, [" " + candidates[i].text for i in members])
                 if got is None:
                     return None
-                scores.append(got[0])
+                for i, score in zip(members, got, strict=True):
+                    scores[i] = score
                 usage.prompt_tokens += len(context) // 4  # an estimate: the backend counts no tokens here
             return scores
         return likelihoods

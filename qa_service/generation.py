@@ -56,8 +56,8 @@ class Generator(Protocol):
     def reachable(self) -> bool:
         """Can a prompt be sent right now? (for /readyz)"""
 
-    def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
-        """Mean log P(target | prefix + context) per context, or None when the backend cannot say."""
+    def likelihoods(self, context: str, targets: list[str]) -> list[float] | None:
+        """Mean log P(target | prefix + context) per target, or None when the backend cannot say."""
 
     def interrupt(self) -> None:
         """Stop the running job's model work as soon as possible (called from another
@@ -240,15 +240,15 @@ class LlamaCppGenerator:
         with self._turn():
             return len(self._model.tokenize(text.encode("utf-8"), add_bos=False))
 
-    def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
-        """Mean log-probability of ``target``'s tokens after the primed prefix plus each context.
+    def likelihoods(self, context: str, targets: list[str]) -> list[float] | None:
+        """Mean log-probability of each target's tokens after the primed prefix plus ``context``.
 
-        The model as a judge of which sentence answers a question: log P(question | sentence)
-        (unsupervised passage re-ranking). Only the target's positions ask for logits; with a
-        262k-token vocabulary, logits for every position would cost ~1 s per context here.
+        The model as a judge of which candidate answers a question. The context is
+        evaluated once and each target continues it, its KV cells dropped before the
+        next: the candidates of one sentence share one evaluation of it. Only the
+        targets' positions ask for logits; with a 262k-token vocabulary, logits for
+        every position would cost ~1 s per context here.
         """
-        import llama_cpp
-
         if self._prefix is None:
             return None
         with self._turn():
@@ -257,33 +257,42 @@ class LlamaCppGenerator:
                 self._evaluate_prefix()
             self._model.n_tokens = n
             self._model._ctx.kv_cache_seq_rm(-1, n, -1)
-            wanted = self._model.tokenize(target.encode("utf-8"), add_bos=False)
-            scores = []
-            for context in contexts:
-                given = self._model.tokenize(context.encode("utf-8"), add_bos=False)
-                tokens = (given + wanted)[: self._model.n_batch]
-                first = len(given) - 1  # the position whose logits predict the target's first token
-                batch = self._model._batch
-                batch.set_batch(tokens, n_past=n, logits_all=False)
-                for i in range(len(tokens)):
-                    batch.batch.logits[i] = i >= first and i < len(tokens) - 1
-                try:
-                    self._model._ctx.decode(batch)
-                except RuntimeError as err:  # aborted by interrupt(): the client left
-                    self._model._ctx.kv_cache_seq_rm(-1, n, -1)
-                    if self._abort_flag[0] != b"\x00":
-                        raise Interrupted("scoring was interrupted") from err
-                    raise
-                total, counted = 0.0, 0
-                for i in range(first, len(tokens) - 1):
-                    row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._model._ctx.ctx, i),
-                                                shape=(self._model.n_vocab(),))
-                    top = float(row.max())
-                    total += float(row[tokens[i + 1]]) - top - float(np.log(np.exp(row - top).sum()))
-                    counted += 1
+            # The question and "Answer:" close the context: a long one keeps its end.
+            given = self._model.tokenize(context.encode("utf-8"), add_bos=False)[-(self._model.n_batch - 1):]
+            try:
+                first = self._log_probs(given, n, len(given) - 1)[0]  # predicts each target's first token
+                scores = []
+                for target in targets:
+                    wanted = self._model.tokenize(target.encode("utf-8"), add_bos=False)[: self._model.n_batch]
+                    rows = [first, *(self._log_probs(wanted[:-1], n + len(given), 0) if len(wanted) > 1 else [])]
+                    scores.append(sum(float(row[t]) for row, t in zip(rows, wanted, strict=True)) / len(wanted))
+                    self._model._ctx.kv_cache_seq_rm(-1, n + len(given), -1)
+                return scores
+            finally:
                 self._model._ctx.kv_cache_seq_rm(-1, n, -1)
-                scores.append(total / max(counted, 1))
-            return scores
+
+    def _log_probs(self, tokens: list[int], n_past: int, from_: int) -> list[np.ndarray]:
+        """Decode ``tokens`` after ``n_past`` cells; the log-softmax over the vocabulary at each
+        position from ``from_`` on (copies: the next decode overwrites llama.cpp's logits)."""
+        import llama_cpp
+
+        batch = self._model._batch
+        batch.set_batch(tokens, n_past=n_past, logits_all=False)
+        for i in range(len(tokens)):
+            batch.batch.logits[i] = i >= from_
+        try:
+            self._model._ctx.decode(batch)
+        except RuntimeError as err:  # aborted by interrupt(): the client left
+            if self._abort_flag[0] != b"\x00":
+                raise Interrupted("scoring was interrupted") from err
+            raise
+        rows = []
+        for i in range(from_, len(tokens)):
+            row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._model._ctx.ctx, i),
+                                        shape=(self._model.n_vocab(),))
+            top = float(row.max())
+            rows.append(row - (top + float(np.log(np.exp(row - top).sum()))))
+        return rows
 
 
 class OpenAIGenerator:
@@ -309,7 +318,7 @@ class OpenAIGenerator:
     def prime(self, prefix: str) -> None:
         """Nothing to do: servers such as vLLM and llama.cpp cache shared prefixes themselves."""
 
-    def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
+    def likelihoods(self, context: str, targets: list[str]) -> list[float] | None:
         """Not asked of a model server: evidence keeps its embedding-and-coverage order."""
         return None
 

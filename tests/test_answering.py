@@ -81,9 +81,9 @@ class CountingGenerator:
         self.primed += 1
         self.inner.prime(prefix)
 
-    def likelihoods(self, contexts: list[str], target: str) -> list[float] | None:
-        self.judged += [(context, target) for context in contexts]
-        return self.inner.likelihoods(contexts, target)
+    def likelihoods(self, context: str, targets: list[str]) -> list[float] | None:
+        self.judged += [(context, target) for target in targets]
+        return self.inner.likelihoods(context, targets)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)  # stream, interrupt, warm_up ... unchanged
@@ -310,8 +310,10 @@ def test_the_judge_prefers_the_answer_its_sentence_gives_without_disturbing_gene
     prompt = prompts.build(question, [passage])
     assert prompt == prompts.prefix + context
     before = "".join(generator.stream(prompt, 12, ["\n"]))
-    scores = {c: generator.likelihoods([context], c)[0] for c in (" Mayor Ana Ruiz", " Friday", " Larry Fink")}
-    assert scores == {c: generator.likelihoods([context], c)[0] for c in scores}  # the same each time
+    targets = [" Mayor Ana Ruiz", " Friday", " Larry Fink"]
+    scores = dict(zip(targets, generator.likelihoods(context, targets), strict=True))
+    # The same each time, and the same one by one: a target's KV cells do not reach the next.
+    assert scores == {c: generator.likelihoods(context, [c])[0] for c in reversed(targets)}
     assert all(s < 0 for s in scores.values())
     assert scores[" Mayor Ana Ruiz"] > max(scores[" Friday"], scores[" Larry Fink"])
     assert "".join(generator.stream(prompt, 12, ["\n"])) == before
