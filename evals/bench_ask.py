@@ -72,9 +72,9 @@ class _RecordingGenerator:
     def prime(self, prefix: str) -> None:
         self.inner.prime(prefix)
 
-    def likelihoods(self, context, targets):
-        self.calls += [(context, target) for target in targets]
-        return self.inner.likelihoods(context, targets)
+    def likelihoods(self, context, endings, targets):
+        self.calls += [(context + ending, target) for ending in endings for target in targets]
+        return self.inner.likelihoods(context, endings, targets)
 
 
 def _ask(services: Services, item: GoldItem) -> dict:

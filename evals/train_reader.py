@@ -9,7 +9,9 @@ when its token F1 with a gold alias is at least 0.5, or it contains one),
 and a logistic regression over the reader's features is fitted on half of
 the questions (even positions of each set). The abstention threshold is the
 one that answers the most of that half right (answerable: the best candidate
-is right; unanswerable: abstained). The other half is the report: the
+is right; unanswerable: abstained), where the best is the service's choice: the
+model judges the ``QA_JUDGE_CANDIDATES`` best, as in an answer (0: the reader's
+first). The other half is the report: the
 figures printed for it were not seen by the fit. ``--write`` stores the
 weights, the threshold and these figures.
 """
@@ -35,8 +37,10 @@ from qa_service.reader import (
     CONFIDENCE_FEATURES,
     FEATURES,
     Candidate,
+    Judge,
     candidates_in,
     confidence_features,
+    judged_best,
     pool_of,
     read_sentences,
 )
@@ -115,10 +119,14 @@ class Row:
     features: np.ndarray
     labels: np.ndarray
     candidates: list[Candidate]
+    judge: Judge | None = None  # the model's say on the best candidates, as the service asks it
 
 
 def collect(services: Services, asked: list[Asked]) -> list[Row]:
     rows = []
+    judging = services.settings.generation.judge_candidates > 0
+    if judging:
+        services.answerer.warm_up()
     for a in asked:
         found = services.retriever.retrieve(a.question, services.settings.top_k, a.filters)
         q = analyse_question(a.question)
@@ -129,8 +137,25 @@ def collect(services: Services, asked: list[Asked]) -> list[Row]:
             candidates = [c for rank, s in enumerate(pool_of(sentences)) for c in candidates_in(q, s, rank)]
         labels = [float(bool(a.answers) and is_right(c.text, a.answers)) for c in candidates]
         features = np.array([c.features for c in candidates], dtype=float).reshape(-1, len(FEATURES))
-        rows.append(Row(a, q, features, np.array(labels), candidates))
+        judge = _remembered(services.answerer.judge(a.question)) if judging else None
+        rows.append(Row(a, q, features, np.array(labels), candidates, judge))
     return rows
+
+
+def _remembered(judge: Judge) -> Judge:
+    """``judge``, asking the model only about candidates it has not judged yet: the fit
+    rescores every question several times."""
+    seen: dict[tuple, float] = {}
+
+    def remembered(candidates: list[Candidate]) -> list[float] | None:
+        new = [c for c in candidates if (c.source.key, c.text) not in seen]
+        if new:
+            got = judge(new)
+            if got is None:
+                return None
+            seen.update(zip(((c.source.key, c.text) for c in new), got, strict=True))
+        return [seen[(c.source.key, c.text)] for c in candidates]
+    return remembered
 
 
 def _sigmoid(z):
@@ -172,13 +197,15 @@ def _fit_logistic(z: np.ndarray, y: np.ndarray) -> float:
     return bias
 
 
-def rescored(rows: list[Row], w: np.ndarray) -> list[tuple[Row, list[Candidate], int | None]]:
-    """Each question's candidates scored with ``w``, and the index of the best."""
+def rescored(rows: list[Row], w: np.ndarray, judged: int = 0) -> list[tuple[Row, list[Candidate], int | None]]:
+    """Each question's candidates scored with ``w``, and the index of the one the service
+    answers with: the best, or with ``judged``, the model's pick among that many best."""
     found = []
     for r in rows:
         scores = _sigmoid(r.features @ w) if len(r.features) else np.array([])
         candidates = [replace(c, score=float(p)) for c, p in zip(r.candidates, scores, strict=True)]
-        found.append((r, candidates, int(np.argmax(scores)) if len(scores) else None))
+        best = judged_best(candidates, r.judge, judged)
+        found.append((r, candidates, next(i for i, c in enumerate(candidates) if c is best) if best else None))
     return found
 
 
@@ -248,12 +275,13 @@ def main() -> None:
                 rows = collect(services, asked)
             train += rows[0::2]
             test += rows[1::2]
-    w = fit_ranking(train)
-    v = fit_confidence(rescored(train, w))
-    fitted = outcomes(rescored(train, w), v)
-    threshold = max(np.linspace(0.05, 0.95, 91), key=lambda t: accuracy(fitted, float(t)))
-    report = {"threshold": round(float(threshold), 2), "fitted_half": summary(fitted, threshold),
-              "held_out_half": summary(outcomes(rescored(test, w), v), threshold)}
+        judged = models.settings.generation.judge_candidates
+        w = fit_ranking(train)
+        v = fit_confidence(rescored(train, w, judged))
+        fitted = outcomes(rescored(train, w, judged), v)
+        threshold = max(np.linspace(0.05, 0.95, 91), key=lambda t: accuracy(fitted, float(t)))
+        report = {"threshold": round(float(threshold), 2), "judged": judged, "fitted_half": summary(fitted, threshold),
+                  "held_out_half": summary(outcomes(rescored(test, w, judged), v), threshold)}
     print(json.dumps({"weights": dict(zip(FEATURES, np.round(w, 3).tolist(), strict=True)),
                       "confidence_weights": dict(zip(CONFIDENCE_FEATURES, np.round(v, 3).tolist(), strict=True)),
                       **report}, indent=1))

@@ -12,7 +12,7 @@ from qa_service.asked import analyse_question
 from qa_service.generation import Generator, Usage
 from qa_service.models import Answer, AnswerSentence, ArticleRef, Citation, Filters, Passage
 from qa_service.prompting import PromptBuilder, format_passages
-from qa_service.reader import Candidate, Reading, ReadSentence, read, read_sentences
+from qa_service.reader import Candidate, Judge, Reading, ReadSentence, read, read_sentences
 from qa_service.retrieval import Retriever, to_passage
 from qa_service.sentence_vectors import SentenceVectors
 from qa_service.settings import CheckingSettings, GenerationSettings
@@ -49,6 +49,12 @@ class AnswerEvent:
 
 
 Event = PassagesEvent | TokenEvent | AnswerEvent
+
+
+# How much the question's lift of a candidate's likelihood (with the question against without)
+# adds to the likelihood itself, in the judge (chosen on the development data, see
+# docs/evaluation-history.md).
+QUESTION_LIFT = 0.5
 
 
 class Answerer:
@@ -118,7 +124,7 @@ class Answerer:
         asked = analyse_question(question.text)
         sentences = read_sentences(asked, passages, self.vectors.of(passages), query_vector)
         clock.lap("verify")  # the analysis of the question and the evidence
-        judge = self._judge(question.text, usage) if self.judge_candidates else None
+        judge = self.judge(question.text, usage) if self.judge_candidates else None
         reading = read(asked, sentences, self.min_sentence_score, self.min_answer_score, judge, self.judge_candidates)
         clock.lap("generate")  # the candidates scored and judged by the model
         if not reading.found:
@@ -128,10 +134,15 @@ class Answerer:
         yield TokenEvent(answer.answer)
         yield AnswerEvent(answer, usage)
 
-    def _judge(self, question: str, usage: Usage) -> Callable[[list[Candidate]], list[float] | None]:
-        """The model's mean log-probability of each candidate as the answer, after its sentence
-        and the question in the prompt's layout (None when the backend cannot say). The
-        candidates of one sentence are scored after one evaluation of it."""
+    def judge(self, question: str, usage: Usage | None = None) -> Judge:
+        """The model's say on each candidate as the answer: its mean log-probability after the
+        candidate's sentence and the question, in the prompt's layout, plus ``QUESTION_LIFT``
+        times how much the question raises it over the sentence alone. A name the sentence
+        makes likely whatever is asked (its subject, its dateline) gains nothing from the
+        question. The candidates of one sentence share one evaluation of it. None when the
+        backend cannot say."""
+        asked = [f"Question: {' '.join(question.split())}\nAnswer:", "Answer:"]
+
         def likelihoods(candidates: list[Candidate]) -> list[float] | None:
             by_sentence: dict[tuple[str, int], list[int]] = {}
             for i, c in enumerate(candidates):
@@ -139,14 +150,14 @@ class Answerer:
             scores = [0.0] * len(candidates)
             for members in by_sentence.values():
                 source = candidates[members[0]].source
-                context = f"{format_passages([source.passage], [[source.sentence.text]])}\nQuestion: " \
-                          f"{' '.join(question.split())}\nAnswer:"
-                got = self.generator.likelihoods(context, [" " + candidates[i].text for i in members])
+                context = f"{format_passages([source.passage], [[source.sentence.text]])}\n"
+                got = self.generator.likelihoods(context, asked, [" " + candidates[i].text for i in members])
                 if got is None:
                     return None
-                for i, score in zip(members, got, strict=True):
-                    scores[i] = score
-                usage.prompt_tokens += len(context) // 4  # an estimate: the backend counts no tokens here
+                for i, with_question, without in zip(members, *got, strict=True):
+                    scores[i] = with_question + QUESTION_LIFT * (with_question - without)
+                if usage is not None:
+                    usage.prompt_tokens += len(context + asked[0]) // 4  # an estimate: the backend counts none here
             return scores
         return likelihoods
 

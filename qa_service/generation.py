@@ -56,8 +56,9 @@ class Generator(Protocol):
     def reachable(self) -> bool:
         """Can a prompt be sent right now? (for /readyz)"""
 
-    def likelihoods(self, context: str, targets: list[str]) -> list[float] | None:
-        """Mean log P(target | prefix + context) per target, or None when the backend cannot say."""
+    def likelihoods(self, context: str, endings: list[str], targets: list[str]) -> list[list[float]] | None:
+        """Mean log P(target | prefix + context + ending) per ending and target, or None when the
+        backend cannot say."""
 
     def interrupt(self) -> None:
         """Stop the running job's model work as soon as possible (called from another
@@ -240,14 +241,16 @@ class LlamaCppGenerator:
         with self._turn():
             return len(self._model.tokenize(text.encode("utf-8"), add_bos=False))
 
-    def likelihoods(self, context: str, targets: list[str]) -> list[float] | None:
-        """Mean log-probability of each target's tokens after the primed prefix plus ``context``.
+    def likelihoods(self, context: str, endings: list[str], targets: list[str]) -> list[list[float]] | None:
+        """For each ending, the mean log-probability of each target's tokens after the primed
+        prefix, ``context`` and that ending.
 
         The model as a judge of which candidate answers a question. The context is
-        evaluated once and each target continues it, its KV cells dropped before the
-        next: the candidates of one sentence share one evaluation of it. Only the
-        targets' positions ask for logits; with a 262k-token vocabulary, logits for
-        every position would cost ~1 s per context here.
+        evaluated once, each ending after it and each target after that, the cells
+        of one branch dropped before the next: the candidates of one sentence, asked
+        with and without the question, share one evaluation of it. Only the targets'
+        positions ask for logits; with a 262k-token vocabulary, logits for every
+        position would cost ~1 s per context here.
         """
         if self._prefix is None:
             return None
@@ -257,19 +260,28 @@ class LlamaCppGenerator:
                 self._evaluate_prefix()
             self._model.n_tokens = n
             self._model._ctx.kv_cache_seq_rm(-1, n, -1)
-            # The question and "Answer:" close the context: a long one keeps its end.
-            given = self._model.tokenize(context.encode("utf-8"), add_bos=False)[-(self._model.n_batch - 1):]
+            size = self._model.n_batch
+            given = self._model.tokenize(context.encode("utf-8"), add_bos=False)[-size:]  # a long one keeps its end
             try:
-                first = self._log_probs(given, n, len(given) - 1)[0]  # predicts each target's first token
+                if given:
+                    self._log_probs(given, n, len(given) - 1)
+                at = n + len(given)
                 scores = []
-                for target in targets:
-                    wanted = self._model.tokenize(target.encode("utf-8"), add_bos=False)[: self._model.n_batch]
-                    rows = [first, *(self._log_probs(wanted[:-1], n + len(given), 0) if len(wanted) > 1 else [])]
-                    scores.append(sum(float(row[t]) for row, t in zip(rows, wanted, strict=True)) / len(wanted))
-                    self._model._ctx.kv_cache_seq_rm(-1, n + len(given), -1)
+                for ending in endings:
+                    asked = self._model.tokenize(ending.encode("utf-8"), add_bos=False)[-size:]
+                    first = self._log_probs(asked, at, len(asked) - 1)[0]  # predicts each target's first token
+                    scores.append([self._target(first, target, at + len(asked)) for target in targets])
+                    self._model._ctx.kv_cache_seq_rm(-1, at, -1)
                 return scores
             finally:
                 self._model._ctx.kv_cache_seq_rm(-1, n, -1)
+
+    def _target(self, first: np.ndarray, target: str, at: int) -> float:
+        """Mean log-probability of ``target`` continuing the ``at`` cells whose last logits are ``first``."""
+        wanted = self._model.tokenize(target.encode("utf-8"), add_bos=False)[: self._model.n_batch]
+        rows = [first, *(self._log_probs(wanted[:-1], at, 0) if len(wanted) > 1 else [])]
+        self._model._ctx.kv_cache_seq_rm(-1, at, -1)
+        return sum(float(row[t]) for row, t in zip(rows, wanted, strict=True)) / len(wanted)
 
     def _log_probs(self, tokens: list[int], n_past: int, from_: int) -> list[np.ndarray]:
         """Decode ``tokens`` after ``n_past`` cells; the log-softmax over the vocabulary at each
@@ -318,7 +330,7 @@ class OpenAIGenerator:
     def prime(self, prefix: str) -> None:
         """Nothing to do: servers such as vLLM and llama.cpp cache shared prefixes themselves."""
 
-    def likelihoods(self, context: str, targets: list[str]) -> list[float] | None:
+    def likelihoods(self, context: str, endings: list[str], targets: list[str]) -> list[list[float]] | None:
         """Not asked of a model server: evidence keeps its embedding-and-coverage order."""
         return None
 

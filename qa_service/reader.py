@@ -200,8 +200,9 @@ def pool_of(sentences: list[ReadSentence], min_sentence: float = 0.0) -> list[Re
 
 
 # How much the model's judgement moves a candidate's log-odds: its mean log-probability as the
-# answer, relative to the best judged one (chosen on the development data, see README).
-JUDGE_WEIGHT = 0.5
+# answer, relative to the best judged one (chosen on half of the development data, see
+# docs/evaluation-history.md "The question's lift in the judge").
+JUDGE_WEIGHT = 1.0
 Judge = Callable[[list["Candidate"]], "list[float] | None"]
 
 
@@ -215,7 +216,7 @@ def read(q: AskedQuestion, sentences: list[ReadSentence], min_sentence: float, m
     pool = pool_of(sentences, min_sentence)
     candidates = [c for rank, s in enumerate(pool) for c in candidates_in(q, s, rank)]
     sure = confidence(q, candidates)
-    best = _judged(candidates, judge, judged) if sure >= min_answer else None
+    best = judged_best(candidates, judge, judged) if sure >= min_answer else None
     opened = next((s for s in pool if states_unknown(q, s)), None)
     if best is not None and opened is not None and _outweighs(q, opened, best):
         best = None
@@ -253,7 +254,8 @@ def _older(a: Passage, b: Passage) -> bool:
     return bool(a.published_at and b.published_at and a.published_at[:10] < b.published_at[:10])
 
 
-def _judged(candidates: list[Candidate], judge: Judge | None, judged: int) -> Candidate | None:
+def judged_best(candidates: list[Candidate], judge: Judge | None, judged: int) -> Candidate | None:
+    """The best candidate by score, or among the ``judged`` best, by score plus the judge's say."""
     ranked = sorted(candidates, key=lambda c: -c.score)
     if judge is None or len(ranked) < 2 or judged < 2:
         return ranked[0] if ranked else None

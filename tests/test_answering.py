@@ -81,9 +81,9 @@ class CountingGenerator:
         self.primed += 1
         self.inner.prime(prefix)
 
-    def likelihoods(self, context: str, targets: list[str]) -> list[float] | None:
-        self.judged += [(context, target) for target in targets]
-        return self.inner.likelihoods(context, targets)
+    def likelihoods(self, context: str, endings: list[str], targets: list[str]) -> list[list[float]] | None:
+        self.judged += [(context + endings[0], target) for target in targets]
+        return self.inner.likelihoods(context, endings, targets)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)  # stream, interrupt, warm_up ... unchanged
@@ -306,16 +306,21 @@ def test_the_judge_prefers_the_answer_its_sentence_gives_without_disturbing_gene
     passage = Passage(n=1, chunk_id="tram:0", article_id="tram", title="Tram opens", published_at="2025-04-02",
                       text=text, start=0, end=len(text), score=1.0, sentences=sentences_of(text, 0))
     question = "Who rode the first tram?"
-    context = f"{format_passages([passage], [[text]])}\nQuestion: {question}\nAnswer:"
+    context, asked = f"{format_passages([passage], [[text]])}\n", f"Question: {question}\nAnswer:"
     prompt = prompts.build(question, [passage])
-    assert prompt == prompts.prefix + context
+    assert prompt == prompts.prefix + context + asked
     before = "".join(generator.stream(prompt, 12, ["\n"]))
     targets = [" Mayor Ana Ruiz", " Friday", " Larry Fink"]
-    scores = dict(zip(targets, generator.likelihoods(context, targets), strict=True))
-    # The same each time, and the same one by one: a target's KV cells do not reach the next.
-    assert scores == {c: generator.likelihoods(context, [c])[0] for c in reversed(targets)}
+    with_question, without = generator.likelihoods(context, [asked, "Answer:"], targets)
+    scores = dict(zip(targets, with_question, strict=True))
+    # The same each time, one by one and one ending at a time: a branch's KV cells do not reach the next.
+    assert scores == {c: generator.likelihoods(context, [asked], [c])[0][0] for c in reversed(targets)}
+    assert without == generator.likelihoods(context, ["Answer:"], targets)[0]
     assert all(s < 0 for s in scores.values())
     assert scores[" Mayor Ana Ruiz"] > max(scores[" Friday"], scores[" Larry Fink"])
+    # "When" asked instead: the date gains on the name.
+    when = generator.likelihoods(context, ["Question: When did the mayor ride the first tram?\nAnswer:"], targets)[0]
+    assert when[1] - scores[" Friday"] > when[0] - scores[" Mayor Ana Ruiz"]
     assert "".join(generator.stream(prompt, 12, ["\n"])) == before
 
 

@@ -244,7 +244,7 @@ class _FailingModel:
     def prime(self, prefix):
         pass
 
-    def likelihoods(self, context, targets):
+    def likelihoods(self, context, endings, targets):
         self.judged += 1
         raise ModelUnavailable("model server at http://127.0.0.1:9/v1 failed: connection refused")
 

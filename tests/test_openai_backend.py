@@ -41,7 +41,7 @@ def test_answers_with_the_server_as_the_model(llama_server, demo_services, gener
     """A model server gives no likelihoods, so it judges no candidate: the answer is the
     reader's own first choice, the one an in-process answerer gives without judging."""
     served = OpenAIGenerator(GenerationSettings(openai_base_url=llama_server, openai_model="gemma-test"))
-    assert served.likelihoods("[1] Tram opens\nMayor Ana Ruiz rode the tram.\nQuestion: Who?\nAnswer:",
+    assert served.likelihoods("[1] Tram opens\nMayor Ana Ruiz rode the tram.\n", ["Question: Who?\nAnswer:"],
                               [" Ana Ruiz"]) is None
     question = Question("Who won the men's race at the Busan Harbour Marathon?", 5)
     result = _answerer(demo_services, served).result(question)
