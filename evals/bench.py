@@ -259,7 +259,7 @@ def _ask_rows(ask: dict) -> list[tuple[str, ...]]:
         ("", "retrieve / analyse / score and judge p50 ms",
          f"{_fmt(o['retrieve_ms']['p50'])} / {_fmt(o['verify_ms']['p50'])} / {_fmt(o['generate_ms']['p50'])}", "", ""),
         ("", "added around the model (total - judge) p50 ms", _fmt(o["overhead_ms"]["p50"]), "", ""),
-        ("", "judged texts a question (mean; candidates with, without the question)", _fmt(ask["judged_mean"]), "", ""),
+        ("", "candidates judged per question (mean)", _fmt(ask["judged_mean"]), "", ""),
     ]
 
 

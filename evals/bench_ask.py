@@ -45,8 +45,9 @@ def bench_ask(models: Services, n_questions: int) -> dict:
             services.ingestor.ingest(loaded.articles)
             for item in items:
                 recorder.calls.clear()
+                recorder.judged = 0
                 ours = _ask(services, item)
-                rows.append({**ours, **_evaluate(raw, list(recorder.calls))})
+                rows.append({**ours, **_evaluate(raw, list(recorder.calls)), "judged": recorder.judged})
     finally:
         raw.close()
     measured = rows[1:]
@@ -63,17 +64,20 @@ def bench_ask(models: Services, n_questions: int) -> dict:
 
 
 class _RecordingGenerator:
-    """Our generator, keeping the (context, target) pairs the reader asked it to judge."""
+    """Our generator, keeping the (context, target) pairs the reader asked it to judge
+    (each candidate after its sentence with and without the question) and the candidates' count."""
 
     def __init__(self, inner) -> None:
         self.inner, self.name = inner, inner.name
         self.calls: list[tuple[str, str]] = []
+        self.judged = 0
 
     def prime(self, prefix: str) -> None:
         self.inner.prime(prefix)
 
     def likelihoods(self, context, endings, targets):
         self.calls += [(context + ending, target) for ending in endings for target in targets]
+        self.judged += len(targets)
         return self.inner.likelihoods(context, endings, targets)
 
 
@@ -92,4 +96,4 @@ def _evaluate(llm, calls: list[tuple[str, str]]) -> dict:
     for context, target in calls:
         llm.reset()
         llm.eval(llm.tokenize((context + target).encode("utf-8"), add_bos=True))
-    return {"raw_ms": round((time.perf_counter() - started) * 1000, 1), "judged": len(calls)}
+    return {"raw_ms": round((time.perf_counter() - started) * 1000, 1)}
