@@ -52,8 +52,8 @@ Event = PassagesEvent | TokenEvent | AnswerEvent
 
 
 # How much the question's lift of a candidate's likelihood (with the question against without)
-# adds to the likelihood itself, in the judge (chosen on the development data, see
-# docs/evaluation-history.md).
+# adds to the likelihood itself, in the judge: the first value tried, not tuned; the judge's
+# weight was then chosen on half of the development data (docs/evaluation-history.md).
 QUESTION_LIFT = 0.5
 
 
