@@ -143,7 +143,12 @@ class Duplicate:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A slice of an article body: ``article.body[start:end] == text``."""
+    """A slice of an article body: ``article.body[start:end] == text``.
+
+    ``sentence_spans``: its sentences as the ingest cut them (``index.sentences.encode_spans``,
+    offsets within ``text``), kept so that question time need not cut them again; None for a
+    chunk written before they were kept, whose sentences are cut when it is read.
+    """
 
     article_id: str
     n: int
@@ -151,6 +156,7 @@ class Chunk:
     start: int
     end: int
     id: str = field(default="")
+    sentence_spans: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from index.article import Article, Chunk
-from index.sentences import sentence_spans
+from index.sentences import encode_spans, sentence_spans
 
 
 def pack_sentences(spans: list[tuple[int, int]], lengths: list[int], size: int,
@@ -47,5 +47,6 @@ class Chunker:
         body = article.body
         spans = sentence_spans(body, deadline)
         lengths = [len(body[a:b].split()) for a, b in spans]
-        return [Chunk(article.id, n, body[spans[i][0]:spans[j][1]], spans[i][0], spans[j][1])
+        return [Chunk(article.id, n, body[spans[i][0]:spans[j][1]], spans[i][0], spans[j][1],
+                      sentence_spans=encode_spans([(a - spans[i][0], b - spans[i][0]) for a, b in spans[i:j + 1]]))
                 for n, (i, j) in enumerate(pack_sentences(spans, lengths, self.size, self.overlap))]

@@ -45,7 +45,9 @@ the chunk table that such a write would fail on doubled a keyword-only write).
 An index written before this file existed has none: it is filled from the stored
 chunks when opened, once (the schema and all rows in one transaction, so one cut
 short is redone on the next open). An index of schema version 1 (before
-``chunk_terms``) gets the table filled from FTS5's vocabulary when opened, once.
+``chunk_terms``) gets the table filled from FTS5's vocabulary when opened, once; one
+of version 1 or 2 gets the chunk columns added since (the sentence spans), empty for
+the rows it holds.
 
 With a Chroma server there is no file every worker shares: each worker keeps a
 copy of this index on its own disk and applies a change log the store appends to
@@ -68,8 +70,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from index.catalog import IncompatibleIndex
 
-# 2: the document frequencies (chunk_terms).
-SCHEMA_VERSION = 2
+# 2: the document frequencies (chunk_terms). 3: the chunks' sentence spans (a column).
+SCHEMA_VERSION = 3
 # SQLite's page cache per connection, in KiB: the bound on a worker's keyword memory.
 _CACHE_KIB = 65536
 # The words of bm25s's default pattern (two or more word characters), which the index used before.
@@ -286,14 +288,26 @@ class FtsKeywords(Generic[C]):
                 db.execute(f"CREATE TABLE chunks ({columns}, UNIQUE (id))")
                 db.execute("CREATE INDEX chunks_by_article ON chunks (article_id)")
                 db.execute("CREATE VIRTUAL TABLE chunk_text USING fts5(text, tokenize = 'unicode61')")
-            db.execute("CREATE TABLE chunk_terms (term TEXT PRIMARY KEY, doc INTEGER NOT NULL) WITHOUT ROWID")
+            if version < 2:
+                db.execute("CREATE TABLE chunk_terms (term TEXT PRIMARY KEY, doc INTEGER NOT NULL) WITHOUT ROWID")
             if version == 0:
                 self.insert_rows(db, load(), skip_known=True)
-            else:  # the rows are there: their words' counts, once, from a walk of FTS5's whole vocabulary
-                db.execute("CREATE VIRTUAL TABLE temp.chunk_vocab USING fts5vocab(main, chunk_text, row)")
-                db.execute("INSERT INTO chunk_terms SELECT term, doc FROM temp.chunk_vocab")
-                db.execute("DROP TABLE temp.chunk_vocab")
+            else:
+                self._upgrade(db, version)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _upgrade(self, db: sqlite3.Connection, version: int) -> None:
+        """Rows of an older schema: their words' counts, once, from a walk of FTS5's whole vocabulary
+        (version 1); the chunk fields added since, empty for the rows there (a chunk without its
+        sentence spans has them cut when read)."""
+        if version < 2:
+            db.execute("CREATE VIRTUAL TABLE temp.chunk_vocab USING fts5vocab(main, chunk_text, row)")
+            db.execute("INSERT INTO chunk_terms SELECT term, doc FROM temp.chunk_vocab")
+            db.execute("DROP TABLE temp.chunk_vocab")
+        held = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
+        for column in self._columns:
+            if column not in held:
+                db.execute(f'ALTER TABLE chunks ADD COLUMN "{column}"')
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -37,7 +37,7 @@ from index.catalog import ArticleRecord
 from index.chunking import Chunker
 from index.embeddings import Embedder
 from index.loaders import LoadFailure
-from index.sentences import sentence_spans
+from index.sentences import decode_spans
 from index.store import ArticleWrite, ChromaStore
 
 # Articles are looked up, embedded and written in groups: every Chroma call
@@ -145,7 +145,8 @@ class Ingestor:
         if problem is None:
             try:
                 chunks = self.chunker.chunk(article, deadline)
-                sentences = [[c.text[a:b] for a, b in sentence_spans(c.text, deadline)] for c in chunks]
+                # The chunker's own cut: the vectors line up with the sentences passages show.
+                sentences = [[c.text[a:b] for a, b in decode_spans(c.sentence_spans or "")] for c in chunks]
                 return _Cut(article, chunks, sentences)
             except AnalysisTimeout:
                 problem = (f"cutting it into sentences took over {self.analysis_timeout_s:g} s "

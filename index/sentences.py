@@ -55,5 +55,15 @@ def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
+def encode_spans(spans: list[tuple[int, int]]) -> str:
+    """Spans as stored beside a chunk ("0-57 58-120"): Chroma metadata and the keyword
+    index's columns hold scalars, and this is a tenth of the text's size."""
+    return " ".join(f"{start}-{end}" for start, end in spans)
+
+
+def decode_spans(encoded: str) -> list[tuple[int, int]]:
+    return [(int(start), int(end)) for start, end in (span.split("-") for span in encoded.split())]
+
+
 def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]

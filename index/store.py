@@ -100,8 +100,8 @@ _CHUNK_META = [f.name for f in fields(StoredChunk) if f.name not in ("id", "text
 class ArticleWrite:
     """One article to (re)write; ``previous_chunks`` is how many chunks its old version had.
 
-    ``sentences[i]`` holds the sentences of ``chunks[i]`` (``split_sentences`` of its text, cut
-    once by the pipeline) and ``sentence_vectors[i]`` their vectors, in order (``sentence_id``
+    ``sentences[i]`` holds the sentences of ``chunks[i]`` (as the chunker cut them, its
+    ``sentence_spans``) and ``sentence_vectors[i]`` their vectors, in order (``sentence_id``
     numbers them).
     """
 

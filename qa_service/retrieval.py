@@ -115,5 +115,5 @@ def _unique_order(ids) -> list[str]:
 def to_passage(n: int, chunk: StoredChunk, score: float) -> Passage:
     return Passage(
         n=n, chunk_id=chunk.id, **ArticleRef.of(chunk), text=chunk.text, start=chunk.start, end=chunk.end,
-        score=round(score, 6), sentences=sentences_of(chunk.text, chunk.start),
+        score=round(score, 6), sentences=sentences_of(chunk.text, chunk.start, chunk.sentence_spans),
     )

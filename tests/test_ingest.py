@@ -16,6 +16,7 @@ import pytest
 
 from index.article import Article, Duplicate
 from index.chunking import Chunker
+from index.sentences import decode_spans, sentence_spans
 from index.store import ChromaStore, EmbeddingModelMismatch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,33 @@ def test_every_chunk_is_an_exact_slice(demo_articles):
     long_chunks = chunker.chunk(_article(BODY))
     assert len(long_chunks) > 2
     assert all(b.start < a.end for a, b in pairwise(long_chunks)), "chunks overlap"
+
+
+def test_each_chunk_keeps_the_body_sentences_it_holds(demo_articles):
+    """The sentences stored with a chunk are the article's, as its body was cut, in the chunk's offsets."""
+    for article in demo_articles + [_article(BODY)]:
+        body_spans = sentence_spans(article.body)
+        for chunk in Chunker(160, 30).chunk(article):
+            held = [(a + chunk.start, b + chunk.start) for a, b in decode_spans(chunk.sentence_spans)]
+            assert held == [s for s in body_spans if chunk.start <= s[0] and s[1] <= chunk.end], article.title
+
+
+def test_passages_read_the_sentences_stored_at_ingest_without_cutting_them_again(fresh_services, monkeypatch):
+    article = _article(BODY)
+    fresh_services.ingestor.ingest([article])
+    ids = [f"{article.id}:{n}" for n in range(3)]
+    from_chroma = {c.id: c for c in fresh_services.store.get_chunks(ids)}
+    from_keywords = fresh_services.store.keywords.chunks(ids)
+    assert all(from_chroma[i].sentence_spans and from_chroma[i] == from_keywords[i] for i in ids)
+
+    import qa_service.readable
+    monkeypatch.setattr(qa_service.readable, "sentence_spans", lambda *_: pytest.fail("a passage was cut again"))
+    found = fresh_services.retriever.retrieve("How many passengers did the ferry to Pine Island carry?", 3)
+    assert found.passages
+    for p in found.passages:
+        spans = decode_spans(fresh_services.store.keywords.chunks([p.chunk_id])[p.chunk_id].sentence_spans)
+        assert [(s.start, s.end) for s in p.sentences] == [(p.start + a, p.start + b) for a, b in spans]
+        assert all(article.body[s.start:s.end] == s.text for s in p.sentences)
 
 
 def test_reingest_is_idempotent_update_replaces_delete_removes(fresh_services):

@@ -3,6 +3,7 @@ an index written before it. With a Chroma server: tests/test_keyword_server.py."
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -158,6 +159,24 @@ def test_an_index_of_version_1_gets_its_frequencies_when_opened_and_ranks_as_bef
     assert stored == fresh and stored
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    upgraded.close()
+
+
+def test_an_index_of_version_2_gets_the_sentence_spans_column_empty_and_stores_them_for_new_rows(tmp_path):
+    path = tmp_path / "k.sqlite3"
+    query = "Which harbour cafe did Ottoline visit?"
+    current = FtsKeywords(path, StoredChunk, lambda: [*CHUNKS, *_harbour_chunks(0, 40)], match_rows=5)
+    before = _scored(current.search(query, 5))
+    current.close()
+    with sqlite3.connect(path) as db:  # what version 2 wrote: no sentence_spans column
+        db.execute("ALTER TABLE chunks DROP COLUMN sentence_spans")
+        db.execute("PRAGMA user_version = 2")
+    upgraded = FtsKeywords(path, StoredChunk, lambda: pytest.fail("its rows are kept"), match_rows=5)
+    assert _scored(upgraded.search(query, 5)) == before
+    assert all(c.sentence_spans is None for c, _ in upgraded.search(query, 5))
+    new = replace(_harbour_chunks(40, 41)[0], article_id="later", id="later:0", sentence_spans="0-12")
+    upgraded.add([new])
+    assert upgraded.chunks(["later:0"])["later:0"].sentence_spans == "0-12"
     upgraded.close()
 
 

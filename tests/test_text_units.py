@@ -1,7 +1,7 @@
 """Pure functions: sentence spans (spaCy's splitter), a passage's readable sentences, ranking,
 page furniture and injected instructions. No embedding or language model is loaded."""
 
-from index.sentences import sentence_spans, split_sentences
+from index.sentences import decode_spans, encode_spans, sentence_spans, split_sentences
 from qa_service.ranking import cap_per_article, keep_leaders, recency_factor, reciprocal_rank_fusion
 from qa_service.readable import is_story_text, sentences_of
 
@@ -52,6 +52,15 @@ def test_a_passages_sentences_carry_body_offsets_and_whether_they_may_be_read():
         assert body[s.start - offset:s.end - offset] == s.text
     assert [s.readable for s in sentences] == [True, False, False, True]
     assert [is_story_text(s.text) for s in sentences] == [s.readable for s in sentences]
+
+
+def test_a_passage_reads_the_sentences_stored_with_its_chunk_rather_than_cutting_them_again():
+    text = "Dr. Vale opened the line. It runs hourly."  # the ingest may have cut it otherwise
+    stored = encode_spans([(0, 3), (4, 41)])
+    assert decode_spans(stored) == [(0, 3), (4, 41)] and decode_spans("") == []
+    assert [(s.text, s.start) for s in sentences_of(text, 10, stored)] == [
+        ("Dr.", 10), ("Vale opened the line. It runs hourly.", 14)]
+    assert [s.text for s in sentences_of(text, 10)] == split_sentences(text)  # none stored: cut now
 
 
 def test_reciprocal_rank_fusion_by_hand():
