@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from index import analysis
 from index.chunking import Chunker
 from index.embeddings import Embedder, OpenAIEmbedder, SentenceTransformerEmbedder, model_identity
 from index.keyword import KeywordIndex
@@ -127,8 +128,10 @@ class Services:
                         generator=generator or self.generator)
 
     def warm_up(self) -> None:
-        """Load what the first question would otherwise wait for: both models, the
-        evaluated prompt prefix and the keyword index."""
+        """Load what the first question or write would otherwise wait for: both models, the
+        analyser (its sentence splitter no longer loads with the first search, whose passages
+        read the sentences stored at ingest), the evaluated prompt prefix and the keyword index."""
+        analysis.warm_up()
         self.embedder.warm_up()
         self.generator.warm_up()
         self.answerer.warm_up()

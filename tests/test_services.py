@@ -24,7 +24,7 @@ LIFECYCLE = textwrap.dedent("""
     from qa_service.services import Services
     from qa_service.settings import Settings
 
-    HEAVY = ("torch", "sentence_transformers", "llama_cpp", "chromadb")
+    HEAVY = ("torch", "sentence_transformers", "llama_cpp", "chromadb", "spacy")
     data = Path(sys.argv[1])
     services = Services(Settings(data_dir=data, llm_backend="llama_cpp"))
     embedder, generator = services.embedder, services.generator
@@ -35,6 +35,8 @@ LIFECYCLE = textwrap.dedent("""
     services.warm_up()
     assert services.warm and generator._llm is not None and embedder._model is not None
     assert services.answerer._primed and generator._prefix_tokens
+    from index import analysis
+    assert analysis.splitter.cache_info().currsize == analysis.reader.cache_info().currsize == 1
     query_thread = embedder._query_thread
 
     variant = services.variant(top_k=2)
