@@ -144,17 +144,25 @@ def test_document_frequencies_follow_every_write_and_equal_fts5s_own(tmp_path, i
     other.close()
 
 
+_UPGRADE_QUERY = "Which harbour cafe did Ottoline visit?"
+
+
+def _reopened_as_version(path, version: int, *changes: str) -> tuple[FtsKeywords, list[tuple[str, float]]]:
+    """An index written now, then taken back to what ``version`` wrote (``changes``), reopened (so
+    upgraded); with the search results it gave before."""
+    current = FtsKeywords(path, StoredChunk, lambda: [*CHUNKS, *_harbour_chunks(0, 40)], match_rows=5)
+    before = _scored(current.search(_UPGRADE_QUERY, 5))
+    current.close()
+    with sqlite3.connect(path) as db:
+        for change in [*changes, f"PRAGMA user_version = {version}"]:
+            db.execute(change)
+    return FtsKeywords(path, StoredChunk, lambda: pytest.fail("its rows are kept"), match_rows=5), before
+
+
 def test_an_index_of_version_1_gets_its_frequencies_when_opened_and_ranks_as_before(tmp_path):
     path = tmp_path / "k.sqlite3"
-    query = "Which harbour cafe did Ottoline visit?"
-    current = FtsKeywords(path, StoredChunk, lambda: [*CHUNKS, *_harbour_chunks(0, 40)], match_rows=5)
-    before = _scored(current.search(query, 5))
-    current.close()
-    with sqlite3.connect(path) as db:  # what version 1 wrote: the same rows, no chunk_terms
-        db.execute("DROP TABLE chunk_terms")
-        db.execute("PRAGMA user_version = 1")
-    upgraded = FtsKeywords(path, StoredChunk, lambda: pytest.fail("its rows are kept"), match_rows=5)
-    assert _scored(upgraded.search(query, 5)) == before
+    upgraded, before = _reopened_as_version(path, 1, "DROP TABLE chunk_terms")  # version 1: no chunk_terms
+    assert _scored(upgraded.search(_UPGRADE_QUERY, 5)) == before
     stored, fresh = keyword_frequencies(path)
     assert stored == fresh and stored
     with sqlite3.connect(path) as db:
@@ -163,17 +171,9 @@ def test_an_index_of_version_1_gets_its_frequencies_when_opened_and_ranks_as_bef
 
 
 def test_an_index_of_version_2_gets_the_sentence_spans_column_empty_and_stores_them_for_new_rows(tmp_path):
-    path = tmp_path / "k.sqlite3"
-    query = "Which harbour cafe did Ottoline visit?"
-    current = FtsKeywords(path, StoredChunk, lambda: [*CHUNKS, *_harbour_chunks(0, 40)], match_rows=5)
-    before = _scored(current.search(query, 5))
-    current.close()
-    with sqlite3.connect(path) as db:  # what version 2 wrote: no sentence_spans column
-        db.execute("ALTER TABLE chunks DROP COLUMN sentence_spans")
-        db.execute("PRAGMA user_version = 2")
-    upgraded = FtsKeywords(path, StoredChunk, lambda: pytest.fail("its rows are kept"), match_rows=5)
-    assert _scored(upgraded.search(query, 5)) == before
-    assert all(c.sentence_spans is None for c, _ in upgraded.search(query, 5))
+    upgraded, before = _reopened_as_version(tmp_path / "k.sqlite3", 2, "ALTER TABLE chunks DROP COLUMN sentence_spans")
+    assert _scored(upgraded.search(_UPGRADE_QUERY, 5)) == before
+    assert all(c.sentence_spans is None for c, _ in upgraded.search(_UPGRADE_QUERY, 5))
     new = replace(_harbour_chunks(40, 41)[0], article_id="later", id="later:0", sentence_spans="0-12")
     upgraded.add([new])
     assert upgraded.chunks(["later:0"])["later:0"].sentence_spans == "0-12"
