@@ -264,7 +264,7 @@ class LlamaCppGenerator:
             given = self._model.tokenize(context.encode("utf-8"), add_bos=False)[-size:]  # a long one keeps its end
             try:
                 if given:
-                    self._log_probs(given, n, len(given) - 1)
+                    self._log_probs(given, n, len(given))  # its cells only: the ending predicts the targets
                 at = n + len(given)
                 scores = []
                 for ending in endings:

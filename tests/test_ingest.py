@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import qa_service.readable
 from index.article import Article, Duplicate
 from index.chunking import Chunker
 from index.sentences import decode_spans, sentence_spans
@@ -63,7 +64,6 @@ def test_passages_read_the_sentences_stored_at_ingest_without_cutting_them_again
     from_keywords = fresh_services.store.keywords.chunks(ids)
     assert all(from_chroma[i].sentence_spans and from_chroma[i] == from_keywords[i] for i in ids)
 
-    import qa_service.readable
     monkeypatch.setattr(qa_service.readable, "sentence_spans", lambda *_: pytest.fail("a passage was cut again"))
     found = fresh_services.retriever.retrieve("How many passengers did the ferry to Pine Island carry?", 3)
     assert found.passages
